@@ -1,0 +1,83 @@
+"""RobustInvertedPendulum-v0: Gymnasium's InvertedPendulum-v5 with perturbable pole length, cart size and masses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium.envs.mujoco.inverted_pendulum_v5 import InvertedPendulumEnv
+from gymnasium.utils import EzPickle
+
+from robust_envs.mujoco_env import RobustMujocoEnv
+from robust_envs.params import GeometryEdit, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.pendula import CART_SIZE_DESCRIPTION, length_spec, mass_spec
+
+XML = "inverted_pendulum.xml"
+
+
+class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
+    """
+    ## Description
+    Gymnasium's ``InvertedPendulum-v5`` (same XML, loaded from the installed gymnasium package; same
+    observation, reward, termination and reset noise) with named, perturbable physical parameters. With
+    nominal parameters it reproduces ``InvertedPendulum-v5`` exactly.
+
+    ## Action Space, Observation Space, Rewards, Starting State, Episode End
+    As ``InvertedPendulum-v5`` (reward 1.0 per step as a float); ``info`` also carries ``params``.
+
+    ## Arguments
+    ``params``: a mapping from names below (or the group ``density``) to values, or a full vector in this order.
+
+    | parameter | nominal | bounds | unit | edits |
+    |---|---|---|---|---|
+    | ``pole_length`` | 0.6 | [0.01, 10] | m | geom cpole fromto (MjSpec rebuild) |
+    | ``cart_size`` | 0.1 | [0.005, 1] | m | geom cart size: radius and half-length (MjSpec rebuild) |
+    | ``pole_mass`` | 5.0186 | [1e-4, 1e4] | kg | body_mass, body_inertia of pole |
+    | ``cart_mass`` | 10.472 | [1e-4, 1e4] | kg | body_mass, body_inertia of cart |
+    | ``cart_density``, ``pole_density`` | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
+    | ``slider_damping`` | 1.0 | [0, 1e4] | N*s/m | dof_damping |
+    | ``slider_armature`` | 0.0 | [0, 1e3] | kg | dof_armature |
+
+    Lengths and sizes rebuild the model, so mass and inertia follow the new volume at the same density
+    (a longer pole is heavier), as in Jiang et al. (2021), Table 1. A ``_mass`` parameter is the body's
+    mass at nominal geometry and density; mass parameters, densities and geometry multiply, so
+    ``pole_mass=m`` alone gives a pole of exactly ``m`` kg. The bodies never touch anything (``contype=0``),
+    so the env has no friction parameter.
+
+    ## Version History
+    - v0: first version, on Gymnasium's InvertedPendulum-v5.
+    """
+
+    param_space: ClassVar[ParamSpace] = ParamSpace(
+        specs=(
+            length_spec("pole_length", 0.6, "length of the pole", GeometryEdit(geom_fromto=("cpole",))),
+            length_spec("cart_size", 0.1, CART_SIZE_DESCRIPTION, GeometryEdit(geom_size=("cart",)), low=0.005, high=1.0),
+            mass_spec("pole_mass", ("pole",), XML),
+            mass_spec("cart_mass", ("cart",), XML),
+            *density_specs(("cart", "pole")),
+            *joint_specs({"slider": (1.0, 0.0)}),
+        ),
+        groups=(ParamGroup("density", ("cart_density", "pole_density"), "density of every body"),),
+        owner="RobustInvertedPendulum-v0",
+    )
+    upstream_id: ClassVar[str] = "InvertedPendulum-v5"
+
+    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
+        self._init_robust(params)
+        InvertedPendulumEnv.__init__(self, **kwargs)
+        EzPickle.__init__(self, params=params, **kwargs)
+
+    def _transition(
+        self,
+        qpos_before: np.ndarray,
+        action: np.ndarray,
+        qpos: np.ndarray,
+        qvel: np.ndarray,
+        derived: Mapping[str, np.ndarray],
+    ) -> tuple[np.ndarray, Any, Any, dict[str, Any]]:
+        observation = np.concatenate((qpos, qvel), axis=-1)
+        # x.T[1] is a numpy scalar for one state and a column for a batch (see robust_envs.locomotion)
+        terminated = ~np.all(np.isfinite(observation), axis=-1) | (np.abs(observation.T[1]) > 0.2)
+        reward = 1.0 - terminated
+        return observation, reward, terminated, {"reward_survive": reward}

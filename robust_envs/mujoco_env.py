@@ -1,0 +1,424 @@
+"""The perturbable MuJoCo environment base: parameters, full state and next-state sampling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import gymnasium as gym
+import mujoco
+import mujoco.rollout
+import numpy as np
+from gymnasium.envs.registration import EnvSpec
+
+from robust_envs.mujoco_model import ModelBuilder
+from robust_envs.params import ParamsLike, ParamSpace
+
+#: The state :meth:`RobustMujocoEnv.get_state` returns: ``mjSTATE_FULLPHYSICS`` (time, qpos, qvel, act,
+#: history, plugin state) plus the constraint solver's warm-start, without which a resumed step differs
+#: from the original in the last bits whenever a contact or joint limit is active.
+STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
+_PHYSICS_BEFORE_WARMSTART = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_PHYSICS
+
+_NO_DERIVED: dict[str, np.ndarray] = {}
+
+# Below this many simulated rows a thread pool costs more than it saves (collection time: N=1).
+_MIN_ROWS_PER_THREAD = 64
+
+
+class NextStates(NamedTuple):
+    """
+    What :meth:`RobustMujocoEnv.sample_next_states` returns for N states, N actions and K parameter vectors.
+
+    :param observations: (N, K, obs_dim)
+    :param rewards: (N, K)
+    :param terminated: (N, K) booleans
+    :param states: (N, K, state_dim) states in the layout of :meth:`RobustMujocoEnv.get_state`; their
+        warm-start block is zero (``mujoco.rollout`` does not return it), so a step from one of them can
+        differ from the uninterrupted simulation in the last bits
+    """
+
+    observations: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    states: np.ndarray
+
+
+ParamsBatch = ParamsLike | Sequence[ParamsLike] | Any
+
+
+class RobustMujocoEnv(gym.Env):
+    """
+    Mixin that makes a Gymnasium MuJoCo env perturbable. It goes first in the bases, before the upstream env class.
+
+    Subclasses declare :attr:`param_space` and implement :meth:`_transition`, the observation, reward and
+    termination as vectorised functions of the simulator state, which :meth:`step` and
+    :meth:`sample_next_states` both call.
+
+    - ``params`` (constructor), :meth:`set_params` (persistent, from the next reset) and
+      ``reset(options={"params": ...})`` (this episode only) set the physical parameters;
+      ``info["params"]`` reports those the episode runs with.
+    - :meth:`get_state` / :meth:`set_state` save and restore the full physics state.
+    - :meth:`sample_next_states` simulates one step from N states under K parameter vectors with
+      ``mujoco.rollout``, on private ``MjData``, leaving the episode untouched.
+    """
+
+    param_space: ClassVar[ParamSpace]
+    #: The Gymnasium id whose XML and task this env reproduces at nominal parameters.
+    upstream_id: ClassVar[str]
+    #: MjData fields besides qpos/qvel that :meth:`_transition` reads (computed during the last substep).
+    derived_fields: ClassVar[tuple[str, ...]] = ()
+    _spec: EnvSpec | None = None
+
+    # attributes set by the upstream MujocoEnv
+    model: mujoco.MjModel
+    data: mujoco.MjData
+    frame_skip: int
+    init_qpos: np.ndarray
+    init_qvel: np.ndarray
+
+    # ---- construction ----------------------------------------------------------------------
+    def _init_robust(self, params: ParamsLike | None) -> None:
+        """Validate ``params``; call before the upstream constructor, which builds the simulation."""
+        self._params = self.param_space.resolve(params)
+        self._episode_params = self._params.copy()
+        self._episode_params_dict = self.param_space.to_dict(self._episode_params)
+        self._applied: np.ndarray | None = None
+        self._const_key: tuple[float, ...] | None = None
+        self._rollout_pool: mujoco.rollout.Rollout | None = None
+        self._scratch: list[mujoco.MjData] = []
+
+    def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """Build the model of the constructor's parameters (replaces ``MujocoEnv``'s plain XML load)."""
+        self._builder = ModelBuilder(self.fullpath, self.param_space)  # type: ignore[attr-defined]
+        model = self._builder.build(self._params)
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)  # type: ignore[attr-defined]
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)  # type: ignore[attr-defined]
+        self._applied = self._params.copy()
+        self._const_key = self._builder.const_key(self._params)
+        return model, mujoco.MjData(model)
+
+    # ---- spec: keep params JSON-serialisable -----------------------------------------------------
+    @property  # type: ignore[override]
+    def spec(self) -> EnvSpec | None:
+        """The env spec; ``params`` in its kwargs are plain floats, so ``spec.to_json()`` works."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: EnvSpec | None) -> None:
+        if value is not None and value.kwargs.get("params") is not None:
+            raw = value.kwargs["params"]
+            if isinstance(raw, Mapping):
+                clean: Any = {str(k): float(v) for k, v in raw.items()}
+            else:
+                clean = [float(v) for v in np.asarray(raw).ravel()]
+            value.kwargs["params"] = clean
+        self._spec = value
+
+    # ---- parameters -----------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, float]:
+        """The parameters of the current episode, as a new ``{name: value}`` dict."""
+        return dict(self._episode_params_dict)
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        """The parameters of the current episode, as a new vector in declared order."""
+        return self._episode_params.copy()
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Parameter names in vector order."""
+        return self.param_space.names
+
+    def set_params(self, params: ParamsLike | None) -> None:
+        """
+        Set the parameters of every following episode (they persist across resets, including SB3's auto-resets).
+
+        They take effect at the next :meth:`reset`; the running episode keeps its physics.
+
+        :param params: a mapping (partial: other parameters return to nominal), a full vector, or ``None`` for nominal
+        """
+        self._params = self.param_space.resolve(params)
+
+    def _apply_params(self, vector: np.ndarray) -> None:
+        if self._applied is not None and np.array_equal(vector, self._applied):
+            return
+        pristine = self._builder.pristine(vector)
+        if self._applied is not None and pristine is self._builder.pristine(self._applied):
+            self._builder.apply(self.model, pristine, vector, constants_valid_for=self._const_key)
+        else:
+            self._install_model(self._builder.build(vector))
+        self._applied = vector.copy()
+        self._const_key = self._builder.const_key(vector)
+
+    def _install_model(self, model: mujoco.MjModel) -> None:
+        # A geometry change recompiles the model: new MjData, and the renderer follows.
+        old = self.model
+        model.vis.global_.offwidth = old.vis.global_.offwidth
+        model.vis.global_.offheight = old.vis.global_.offheight
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.init_qpos = self.data.qpos.ravel().copy()
+        self.init_qvel = self.data.qvel.ravel().copy()
+        renderer = getattr(self, "mujoco_renderer", None)
+        if renderer is not None:
+            renderer.close()
+            # MujocoRenderer keeps its viewers per render mode; they hold the old model's context.
+            renderer._viewers = {}
+            renderer.viewer = None
+            renderer.model, renderer.data = model, self.data
+
+    # ---- Gymnasium API --------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
+        """
+        Reset the episode.
+
+        :param seed: seeds ``np_random`` as in every Gymnasium env
+        :param options: ``{"params": ...}`` runs this episode (only) with these parameters; a partial
+            mapping starts from the persistent parameters. No other option is accepted.
+        :return: observation and info; ``info["params"]`` holds the episode's parameters
+        """
+        episode_params = self._params
+        if options:
+            unknown = set(options) - {"params"}
+            if unknown:
+                raise ValueError(f"Unknown reset option(s) {sorted(unknown)} for {type(self).__name__}; allowed: ['params']")
+            episode_params = self.param_space.resolve(options["params"], base=self._params)
+        gym.Env.reset(self, seed=seed)
+        self._apply_params(episode_params)
+        self._episode_params = episode_params.copy()
+        self._episode_params_dict = self.param_space.to_dict(episode_params)
+        mujoco.mj_resetData(self.model, self.data)
+        observation = self.reset_model()  # type: ignore[attr-defined]
+        info = self._get_reset_info()  # type: ignore[attr-defined]
+        info["params"] = self.params
+        if self.render_mode == "human":
+            self.render()
+        return observation, info
+
+    def step(self, action):  # type: ignore[override]
+        """Advance ``frame_skip`` substeps; observation, reward and termination come from :meth:`_transition`."""
+        qpos_before = self.data.qpos.copy()
+        self.do_simulation(action, self.frame_skip)  # type: ignore[attr-defined]
+        data = self.data
+        derived = {name: getattr(data, name) for name in self.derived_fields} if self.derived_fields else _NO_DERIVED
+        observation, reward, terminated, info = self._transition(qpos_before, action, data.qpos, data.qvel, derived)
+        info["params"] = self.params
+        if self.render_mode == "human":
+            self.render()
+        # truncation is the TimeLimit wrapper's job, as in Gymnasium's MuJoCo envs
+        return observation, float(reward), bool(terminated), False, info
+
+    def close(self) -> None:
+        """Release the rendering contexts and the sampler's thread pool."""
+        if self._rollout_pool is not None:
+            self._rollout_pool.close()
+            self._rollout_pool = None
+        super().close()
+
+    # ---- task, as functions of the state -----------------------------------------------------------
+    def _transition(
+        self,
+        qpos_before: np.ndarray,
+        action: np.ndarray,
+        qpos: np.ndarray,
+        qvel: np.ndarray,
+        derived: Mapping[str, np.ndarray],
+    ) -> tuple[np.ndarray, Any, Any, dict[str, Any]]:
+        """
+        Observation, reward, termination and info of a transition, vectorised over leading axes.
+
+        :param qpos_before: joint positions before the step, (..., nq)
+        :param action: the action, (..., nu)
+        :param qpos: joint positions after the step, (..., nq)
+        :param qvel: joint velocities after the step, (..., nv)
+        :param derived: the :attr:`derived_fields` after the step, (..., field shape)
+        :return: observation (..., obs_dim), reward (...), terminated (...), info (reward terms)
+        """
+        raise NotImplementedError
+
+    # ---- state ------------------------------------------------------------------------------------
+    @property
+    def state_size(self) -> int:
+        """Length of the vector :meth:`get_state` returns."""
+        return int(mujoco.mj_stateSize(self.model, STATE_SPEC))
+
+    def get_state(self) -> np.ndarray:
+        """
+        :return: the full physics state (``mjSTATE_FULLPHYSICS``: time, qpos, qvel, act, history, plugin
+            state, then the solver warm-start ``qacc_warmstart`` between history and plugin state, in
+            MuJoCo's order) as a new flat array; :meth:`set_state` resumes from it exactly
+        """
+        state = np.empty(self.state_size)
+        mujoco.mj_getState(self.model, self.data, state, STATE_SPEC)
+        return state
+
+    def set_state(self, state: np.ndarray, qvel: np.ndarray | None = None) -> None:  # type: ignore[override]
+        """
+        Restore a state of :meth:`get_state`.
+
+        ``set_state(qpos, qvel)`` keeps the meaning it has in Gymnasium's ``MujocoEnv`` (used by ``reset_model``).
+
+        :param state: a full state vector, or ``qpos`` when ``qvel`` is given
+        :param qvel: joint velocities, for the two-argument form only
+        """
+        if qvel is not None:
+            super().set_state(state, qvel)  # type: ignore[misc]
+            return
+        state = np.asarray(state, dtype=np.float64)
+        if state.shape != (self.state_size,):
+            raise ValueError(
+                f"State of shape {state.shape} does not fit {type(self).__name__}: expected ({self.state_size},) as get_state() returns"
+            )
+        if not np.all(np.isfinite(state)):
+            raise ValueError(f"State contains NaN or inf: {state}")
+        mujoco.mj_setState(self.model, self.data, state, STATE_SPEC)
+        mujoco.mj_forward(self.model, self.data)
+
+    def _state_slices(self) -> tuple[slice, slice]:
+        model = self.model
+        start = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_TIME)
+        nq, nv = model.nq, model.nv
+        return slice(start, start + nq), slice(start + nq, start + nq + nv)
+
+    def _split_state(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:return: the ``mjSTATE_FULLPHYSICS`` part and the warm-start part of (N, state_dim) states."""
+        before = mujoco.mj_stateSize(self.model, _PHYSICS_BEFORE_WARMSTART)
+        warm_end = before + self.model.nv
+        return np.concatenate((states[:, :before], states[:, warm_end:]), axis=1), states[:, before:warm_end]
+
+    def _join_state(self, physics: np.ndarray, warmstart: np.ndarray) -> np.ndarray:
+        before = mujoco.mj_stateSize(self.model, _PHYSICS_BEFORE_WARMSTART)
+        return np.concatenate((physics[:, :before], warmstart, physics[:, before:]), axis=1)
+
+    # ---- next-state sampling ------------------------------------------------------------------------
+    def resolve_param_batch(self, params: ParamsBatch) -> np.ndarray:
+        """
+        :param params: ``None`` (the current episode's parameters), one mapping or vector, a sequence of them,
+            or an :class:`~robust_envs.uncertainty.UncertaintySet` with finitely many members; partial
+            mappings start from nominal
+        :return: a (K, n_params) array of validated parameter vectors
+        """
+        if params is None:
+            return self._episode_params[None, :].copy()
+        members = getattr(params, "members", None)
+        if members is not None:
+            params = members
+        if isinstance(params, Mapping):
+            return self.param_space.resolve(params)[None, :]
+        if isinstance(params, np.ndarray) and params.ndim == 2:
+            return np.stack([self.param_space.resolve(p) for p in params])
+        if isinstance(params, np.ndarray) or (
+            isinstance(params, Sequence) and len(params) > 0 and not isinstance(params[0], Mapping | Sequence | np.ndarray)
+        ):
+            return self.param_space.resolve(params)[None, :]
+        if isinstance(params, Sequence) and len(params) > 0:
+            return np.stack([self.param_space.resolve(p) for p in params])
+        raise TypeError(
+            f"params must be None, a mapping, a vector, a non-empty sequence of those or an UncertaintySet, got {params!r}"
+        )
+
+    def sample_next_states(
+        self,
+        states: np.ndarray | None,
+        actions: np.ndarray,
+        params: ParamsBatch = None,
+    ) -> NextStates:
+        """
+        One env step from each of N states under each of K parameter vectors, without touching the episode.
+
+        The physics runs in ``mujoco.rollout`` (C, a thread per core for large batches) on private ``MjData``;
+        observation, reward and termination come from the same :meth:`_transition` that :meth:`step` uses.
+        With K=1 and the episode's parameters the result equals :meth:`step` bit for bit.
+
+        :param states: (N, state_dim) states of :meth:`get_state`, or ``None`` for the current state (N=1)
+        :param actions: (N, action_dim) actions, or (action_dim,) with N=1
+        :param params: the K parameter vectors, see :meth:`resolve_param_batch`
+        :return: :class:`NextStates` with leading axes (N, K)
+        """
+        if states is None:
+            states = self.get_state()[None, :]
+        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
+        # keep the caller's dtype for the reward: a float32 action's control cost is computed in float32 by step()
+        actions = np.atleast_2d(np.asarray(actions))
+        n = states.shape[0]
+        if states.shape[1] != self.state_size:
+            raise ValueError(f"states must have shape (N, {self.state_size}), got {states.shape}")
+        if actions.shape != (n, self.model.nu):
+            raise ValueError(f"actions must have shape ({n}, {self.model.nu}) to match {n} states, got {actions.shape}")
+        vectors = self.resolve_param_batch(params)
+        k = vectors.shape[0]
+        models = [self._builder.model_for(v) for v in vectors]
+        # row n*K + k: state n under model k
+        initial = np.repeat(states, k, axis=0)
+        actions_rows = np.repeat(actions, k, axis=0)
+        controls = actions_rows.astype(np.float64)
+        if self.derived_fields:
+            final, derived = self._step_rows_python(models, initial, controls)
+        else:
+            physics, warmstart = self._split_state(initial)
+            final_physics = self._step_rows_rollout(models * n, physics, warmstart, controls)
+            final = self._join_state(final_physics, np.zeros_like(warmstart))
+            derived = {}
+        qpos_sl, qvel_sl = self._state_slices()
+        observation, reward, terminated, _ = self._transition(
+            initial[:, qpos_sl], actions_rows, final[:, qpos_sl], final[:, qvel_sl], derived
+        )
+        return NextStates(
+            observations=np.asarray(observation).reshape(n, k, -1),
+            rewards=np.asarray(reward, dtype=np.float64).reshape(n, k),
+            terminated=np.asarray(terminated, dtype=bool).reshape(n, k),
+            states=final.reshape(n, k, -1),
+        )
+
+    def _step_rows_rollout(
+        self, models: list[mujoco.MjModel], initial: np.ndarray, warmstart: np.ndarray, controls: np.ndarray
+    ) -> np.ndarray:
+        rows = initial.shape[0]
+        nthread = min(os.cpu_count() or 1, max(1, rows // _MIN_ROWS_PER_THREAD))
+        while len(self._scratch) < nthread:
+            self._scratch.append(mujoco.MjData(self.model))
+        if nthread > 1:
+            if self._rollout_pool is None or self._rollout_pool.nthread != nthread:
+                if self._rollout_pool is not None:
+                    self._rollout_pool.close()
+                self._rollout_pool = mujoco.rollout.Rollout(nthread=nthread)
+            runner = self._rollout_pool.rollout
+        else:
+            runner = mujoco.rollout.rollout
+        state, _ = runner(
+            models,
+            self._scratch[:nthread],
+            initial,
+            controls[:, None, :],
+            nstep=self.frame_skip,
+            initial_warmstart=warmstart,
+        )
+        return state[:, -1, :]
+
+    def _step_rows_python(
+        self, models: list[mujoco.MjModel], initial: np.ndarray, controls: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        # Observations that read quantities of the last substep's forward pass (site positions,
+        # constraint forces) need a real MjData per row, stepped exactly as do_simulation does.
+        k = len(models)
+        rows = initial.shape[0]
+        size = self.state_size
+        final = np.empty((rows, size))
+        derived: dict[str, np.ndarray] = {}
+        datas = [mujoco.MjData(m) for m in models]
+        for row in range(rows):
+            model, data = models[row % k], datas[row % k]
+            mujoco.mj_setState(model, data, initial[row], STATE_SPEC)
+            data.ctrl[:] = controls[row]
+            mujoco.mj_step(model, data, nstep=self.frame_skip)
+            mujoco.mj_rnePostConstraint(model, data)
+            mujoco.mj_getState(model, data, final[row], STATE_SPEC)
+            for name in self.derived_fields:
+                value = getattr(data, name)
+                if name not in derived:
+                    derived[name] = np.empty((rows, *value.shape))
+                derived[name][row] = value
+        return final, derived

@@ -1,0 +1,3 @@
+"""Version of the robust-rl distribution."""
+
+__version__ = "0.1.0"
