@@ -1,0 +1,175 @@
+"""
+Named uncertainty sets and parameterisations from the seed papers, each citing its table.
+
+Preset names read ``paper/env/role``. Friction numbers in the papers are absolute coefficients of
+their simulators; ours is a factor on every geom's sliding friction (see ``friction`` in the env
+docstrings). They are converted by dividing by the floor's friction in Gymnasium's XML (Hopper 1.0,
+Walker2d 0.7, HalfCheetah 0.4): the floor then has the paper's coefficient, and every other geom keeps
+its ratio to the floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from robust_envs.uncertainty import UncertaintySet
+
+JIANG = "Jiang et al., Monotonic Robust Policy Optimization with Model Discrepancy, ICML 2021, Table 1"
+WR2L = "Abdullah et al., Wasserstein Robust Reinforcement Learning, appendix B, Table 1"
+
+#: Floor friction of Gymnasium's v5 XML, by env id: the divisor that turns a paper's coefficient into our factor.
+FLOOR_FRICTION = {"RobustHopper-v0": 1.0, "RobustWalker2d-v0": 0.7, "RobustHalfCheetah-v0": 0.4}
+
+
+def friction_factor(env_id: str, coefficient: float) -> float:
+    """
+    :param env_id: a locomotion env id
+    :param coefficient: an absolute friction coefficient from a paper
+    :return: the ``friction`` factor that gives the floor this coefficient
+    """
+    if env_id not in FLOOR_FRICTION:
+        raise ValueError(f"No friction conversion for {env_id!r}; known: {sorted(FLOOR_FRICTION)}")
+    return coefficient / FLOOR_FRICTION[env_id]
+
+
+@dataclass(frozen=True)
+class Parameterisation:
+    """
+    Which parameters a paper lets vary (WR2L's dynamics vector phi), without ranges.
+
+    :param name: preset name
+    :param env_id: the environment
+    :param names: the varied parameters, in the paper's order
+    :param source: citation
+    """
+
+    name: str
+    env_id: str
+    names: tuple[str, ...]
+    source: str
+
+
+def _jiang_locomotion(env_id: str, short: str, train_friction: tuple[float, float], test_friction: tuple[float, float]):
+    def convert(pair: tuple[float, float]) -> tuple[float, float]:
+        return friction_factor(env_id, pair[0]), friction_factor(env_id, pair[1])
+
+    note = f"{JIANG}; friction coefficients divided by the floor friction {FLOOR_FRICTION[env_id]}"
+    train = UncertaintySet.box(
+        env_id, {"density": (750.0, 1250.0), "friction": convert(train_friction)}, name=f"jiang2021/{short}/train", source=note
+    )
+    test = UncertaintySet.box(
+        env_id, {"density": (1.0, 750.0), "friction": convert(test_friction)}, name=f"jiang2021/{short}/test", source=note
+    )
+    return train, test
+
+
+def _build_presets() -> dict[str, UncertaintySet]:
+    sets: list[UncertaintySet] = []
+    sets += _jiang_locomotion("RobustWalker2d-v0", "walker2d", (0.2, 2.5), (0.05, 0.2))
+    sets += _jiang_locomotion("RobustHopper-v0", "hopper", (0.5, 1.1), (0.2, 0.5))
+    sets += _jiang_locomotion("RobustHalfCheetah-v0", "halfcheetah", (0.2, 2.25), (0.05, 0.2))
+    ip = "RobustInvertedPendulum-v0"
+    sets.append(
+        UncertaintySet.box(ip, {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)}, name="jiang2021/invertedpendulum/train", source=JIANG)
+    )
+    sets.append(
+        UncertaintySet.box(ip, {"pole_length": (0.25, 0.5), "cart_size": (0.025, 0.05)}, name="jiang2021/invertedpendulum/test", source=JIANG)
+    )
+    idp = "RobustInvertedDoublePendulum-v0"
+    sets.append(
+        UncertaintySet.box(
+            idp, {"pole1_length": (0.5, 1.0), "pole2_length": (0.5, 1.0)}, name="jiang2021/inverteddoublependulum/train", source=JIANG
+        )
+    )
+    sets.append(
+        UncertaintySet.box(
+            idp, {"pole1_length": (1.0, 1.1), "pole2_length": (1.0, 1.1)}, name="jiang2021/inverteddoublependulum/test", source=JIANG
+        )
+    )
+    # The one numeric test range WR2L's text gives for these envs (appendix B: Walker2d torso density).
+    sets.append(
+        UncertaintySet.box(
+            "RobustWalker2d-v0", {"torso_density": (500.0, 3000.0)}, name="wr2l/walker2d/test-torso-density", source=WR2L
+        )
+    )
+    return {s.name: s for s in sets}
+
+
+def _build_parameterisations() -> dict[str, Parameterisation]:
+    from robust_envs.half_cheetah import RobustHalfCheetahEnv
+    from robust_envs.hopper import RobustHopperEnv
+    from robust_envs.walker2d import RobustWalker2dEnv
+
+    out = []
+    for env_cls, env_id, short in (
+        (RobustHopperEnv, "RobustHopper-v0", "hopper"),
+        (RobustWalker2dEnv, "RobustWalker2d-v0", "walker2d"),
+        (RobustHalfCheetahEnv, "RobustHalfCheetah-v0", "halfcheetah"),
+    ):
+        # densities of every link, damping and armature of every actuated joint, friction (WR2L appendix B)
+        names = env_cls.param_space.names
+        out.append(Parameterisation(f"wr2l/{short}/full", env_id, names, WR2L))
+    out.append(Parameterisation("wr2l/hopper/1d", "RobustHopper-v0", ("torso_density",), WR2L))
+    out.append(Parameterisation("wr2l/hopper/2d", "RobustHopper-v0", ("torso_density", "friction"), WR2L))
+    out.append(Parameterisation("wr2l/walker2d/1d", "RobustWalker2d-v0", ("torso_density",), WR2L))
+    out.append(Parameterisation("wr2l/walker2d/2d", "RobustWalker2d-v0", ("torso_density", "friction"), WR2L))
+    out.append(Parameterisation("wr2l/halfcheetah/1d", "RobustHalfCheetah-v0", ("friction",), WR2L))
+    out.append(Parameterisation("wr2l/halfcheetah/2d", "RobustHalfCheetah-v0", ("torso_density", "friction"), WR2L))
+    return {p.name: p for p in out}
+
+
+_PRESETS: dict[str, UncertaintySet] | None = None
+_PARAMETERISATIONS: dict[str, Parameterisation] | None = None
+
+
+def _presets() -> dict[str, UncertaintySet]:
+    global _PRESETS
+    if _PRESETS is None:
+        _PRESETS = _build_presets()
+    return _PRESETS
+
+
+def _parameterisations() -> dict[str, Parameterisation]:
+    global _PARAMETERISATIONS
+    if _PARAMETERISATIONS is None:
+        _PARAMETERISATIONS = _build_parameterisations()
+    return _PARAMETERISATIONS
+
+
+def list_presets(env_id: str | None = None) -> list[str]:
+    """
+    :param env_id: only the presets of this env (all when ``None``)
+    :return: names of the uncertainty-set presets
+    """
+    return sorted(name for name, s in _presets().items() if env_id is None or s.env_id == env_id)
+
+
+def get_preset(name: str) -> UncertaintySet:
+    """
+    :param name: a preset name from :func:`list_presets`
+    :return: the uncertainty set
+    """
+    presets = _presets()
+    if name not in presets:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(presets), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown preset {name!r}.{hint} Available: {sorted(presets)}")
+    return presets[name]
+
+
+def list_parameterisations(env_id: str | None = None) -> list[str]:
+    """:return: names of the parameterisation presets (WR2L's varied dimensions)."""
+    return sorted(name for name, p in _parameterisations().items() if env_id is None or p.env_id == env_id)
+
+
+def get_parameterisation(name: str) -> Parameterisation:
+    """
+    :param name: a name from :func:`list_parameterisations`
+    :return: the parameterisation
+    """
+    table = _parameterisations()
+    if name not in table:
+        raise ValueError(f"Unknown parameterisation {name!r}. Available: {sorted(table)}")
+    return table[name]
