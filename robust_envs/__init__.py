@@ -24,7 +24,8 @@ _LAZY = {
     "ForceDisturbance": "robust_envs.wrappers",
     "evaluate_robustness": "robust_envs.evaluation",
     "RobustnessReport": "robust_envs.evaluation",
-    "NextStates": "robust_envs.mujoco_env",
+    "NextStates": "robust_envs.core",
+    "PerturbableEnv": "robust_envs.core",
     "RobustMujocoEnv": "robust_envs.mujoco_env",
 }
 

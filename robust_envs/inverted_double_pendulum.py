@@ -51,8 +51,12 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
 
     param_space: ClassVar[ParamSpace] = ParamSpace(
         specs=(
-            length_spec("pole1_length", 0.6, "length of the lower pole", GeometryEdit(geom_fromto=("cpole",), body_pos=("pole2",))),
-            length_spec("pole2_length", 0.6, "length of the upper pole", GeometryEdit(geom_fromto=("cpole2",), site_pos=("tip",))),
+            length_spec(
+                "pole1_length", 0.6, "length of the lower pole", GeometryEdit(geom_fromto=("cpole",), body_pos=("pole2",))
+            ),
+            length_spec(
+                "pole2_length", 0.6, "length of the upper pole", GeometryEdit(geom_fromto=("cpole2",), site_pos=("tip",))
+            ),
             length_spec("cart_size", 0.1, CART_SIZE_DESCRIPTION, GeometryEdit(geom_size=("cart",)), low=0.005, high=1.0),
             mass_spec("pole_mass", ("pole", "pole2"), XML),
             mass_spec("cart_mass", ("cart",), XML),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import mujoco
 import mujoco.rollout
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
 
+from robust_envs.core import NextStates, PerturbableEnv
 from robust_envs.mujoco_model import ModelBuilder
 from robust_envs.params import ParamsLike, ParamSpace
 
@@ -27,28 +27,7 @@ _NO_DERIVED: dict[str, np.ndarray] = {}
 _MIN_ROWS_PER_THREAD = 64
 
 
-class NextStates(NamedTuple):
-    """
-    What :meth:`RobustMujocoEnv.sample_next_states` returns for N states, N actions and K parameter vectors.
-
-    :param observations: (N, K, obs_dim)
-    :param rewards: (N, K)
-    :param terminated: (N, K) booleans
-    :param states: (N, K, state_dim) states in the layout of :meth:`RobustMujocoEnv.get_state`; their
-        warm-start block is zero (``mujoco.rollout`` does not return it), so a step from one of them can
-        differ from the uninterrupted simulation in the last bits
-    """
-
-    observations: np.ndarray
-    rewards: np.ndarray
-    terminated: np.ndarray
-    states: np.ndarray
-
-
-ParamsBatch = ParamsLike | Sequence[ParamsLike] | Any
-
-
-class RobustMujocoEnv(gym.Env):
+class RobustMujocoEnv(PerturbableEnv):
     """
     Mixin that makes a Gymnasium MuJoCo env perturbable. It goes first in the bases, before the upstream env class.
 
@@ -69,7 +48,6 @@ class RobustMujocoEnv(gym.Env):
     upstream_id: ClassVar[str]
     #: MjData fields besides qpos/qvel that :meth:`_transition` reads (computed during the last substep).
     derived_fields: ClassVar[tuple[str, ...]] = ()
-    _spec: EnvSpec | None = None
 
     # attributes set by the upstream MujocoEnv
     model: mujoco.MjModel
@@ -81,9 +59,7 @@ class RobustMujocoEnv(gym.Env):
     # ---- construction ----------------------------------------------------------------------
     def _init_robust(self, params: ParamsLike | None) -> None:
         """Validate ``params``; call before the upstream constructor, which builds the simulation."""
-        self._params = self.param_space.resolve(params)
-        self._episode_params = self._params.copy()
-        self._episode_params_dict = self.param_space.to_dict(self._episode_params)
+        self._init_params(params)
         self._applied: np.ndarray | None = None
         self._const_key: tuple[float, ...] | None = None
         self._rollout_pool: mujoco.rollout.Rollout | None = None
@@ -99,49 +75,7 @@ class RobustMujocoEnv(gym.Env):
         self._const_key = self._builder.const_key(self._params)
         return model, mujoco.MjData(model)
 
-    # ---- spec: keep params JSON-serialisable -----------------------------------------------------
-    @property  # type: ignore[override]
-    def spec(self) -> EnvSpec | None:
-        """The env spec; ``params`` in its kwargs are plain floats, so ``spec.to_json()`` works."""
-        return self._spec
-
-    @spec.setter
-    def spec(self, value: EnvSpec | None) -> None:
-        if value is not None and value.kwargs.get("params") is not None:
-            raw = value.kwargs["params"]
-            if isinstance(raw, Mapping):
-                clean: Any = {str(k): float(v) for k, v in raw.items()}
-            else:
-                clean = [float(v) for v in np.asarray(raw).ravel()]
-            value.kwargs["params"] = clean
-        self._spec = value
-
     # ---- parameters -----------------------------------------------------------------------------
-    @property
-    def params(self) -> dict[str, float]:
-        """The parameters of the current episode, as a new ``{name: value}`` dict."""
-        return dict(self._episode_params_dict)
-
-    @property
-    def param_vector(self) -> np.ndarray:
-        """The parameters of the current episode, as a new vector in declared order."""
-        return self._episode_params.copy()
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Parameter names in vector order."""
-        return self.param_space.names
-
-    def set_params(self, params: ParamsLike | None) -> None:
-        """
-        Set the parameters of every following episode (they persist across resets, including SB3's auto-resets).
-
-        They take effect at the next :meth:`reset`; the running episode keeps its physics.
-
-        :param params: a mapping (partial: other parameters return to nominal), a full vector, or ``None`` for nominal
-        """
-        self._params = self.param_space.resolve(params)
-
     def _apply_params(self, vector: np.ndarray) -> None:
         if self._applied is not None and np.array_equal(vector, self._applied):
             return
@@ -180,16 +114,10 @@ class RobustMujocoEnv(gym.Env):
             mapping starts from the persistent parameters. No other option is accepted.
         :return: observation and info; ``info["params"]`` holds the episode's parameters
         """
-        episode_params = self._params
-        if options:
-            unknown = set(options) - {"params"}
-            if unknown:
-                raise ValueError(f"Unknown reset option(s) {sorted(unknown)} for {type(self).__name__}; allowed: ['params']")
-            episode_params = self.param_space.resolve(options["params"], base=self._params)
+        episode_params = self._episode_params_from(options)
         gym.Env.reset(self, seed=seed)
         self._apply_params(episode_params)
-        self._episode_params = episode_params.copy()
-        self._episode_params_dict = self.param_space.to_dict(episode_params)
+        self._begin_episode(episode_params)
         mujoco.mj_resetData(self.model, self.data)
         observation = self.reset_model()  # type: ignore[attr-defined]
         info = self._get_reset_info()  # type: ignore[attr-defined]
@@ -294,37 +222,11 @@ class RobustMujocoEnv(gym.Env):
         return np.concatenate((physics[:, :before], warmstart, physics[:, before:]), axis=1)
 
     # ---- next-state sampling ------------------------------------------------------------------------
-    def resolve_param_batch(self, params: ParamsBatch) -> np.ndarray:
-        """
-        :param params: ``None`` (the current episode's parameters), one mapping or vector, a sequence of them,
-            or an :class:`~robust_envs.uncertainty.UncertaintySet` with finitely many members; partial
-            mappings start from nominal
-        :return: a (K, n_params) array of validated parameter vectors
-        """
-        if params is None:
-            return self._episode_params[None, :].copy()
-        members = getattr(params, "members", None)
-        if members is not None:
-            params = members
-        if isinstance(params, Mapping):
-            return self.param_space.resolve(params)[None, :]
-        if isinstance(params, np.ndarray) and params.ndim == 2:
-            return np.stack([self.param_space.resolve(p) for p in params])
-        if isinstance(params, np.ndarray) or (
-            isinstance(params, Sequence) and len(params) > 0 and not isinstance(params[0], Mapping | Sequence | np.ndarray)
-        ):
-            return self.param_space.resolve(params)[None, :]
-        if isinstance(params, Sequence) and len(params) > 0:
-            return np.stack([self.param_space.resolve(p) for p in params])
-        raise TypeError(
-            f"params must be None, a mapping, a vector, a non-empty sequence of those or an UncertaintySet, got {params!r}"
-        )
-
     def sample_next_states(
         self,
         states: np.ndarray | None,
         actions: np.ndarray,
-        params: ParamsBatch = None,
+        params: Any = None,
     ) -> NextStates:
         """
         One env step from each of N states under each of K parameter vectors, without touching the episode.

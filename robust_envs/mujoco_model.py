@@ -120,8 +120,7 @@ class ModelBuilder:
         """:return: the ``(edit, factor)`` pairs of the geometry parameters of ``vector``."""
         specs = self.param_space.specs
         return tuple(
-            (specs[i].geometry, float(vector[i] / specs[i].nominal))  # type: ignore[misc]
-            for i in self._geometry_idx
+            (specs[i].geometry, float(vector[i] / specs[i].nominal)) for i in self._geometry_idx  # type: ignore[misc]
         )
 
     def const_key(self, vector: np.ndarray) -> tuple[float, ...]:

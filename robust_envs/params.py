@@ -241,7 +241,9 @@ class ParamSpace:
                     assigned[member] = (key, value)
                     vector[self._index[member]] = value
         elif isinstance(params, str | bytes):
-            raise TypeError(f"params must be a mapping of names to numbers or a sequence of {len(self)} numbers, got {params!r}")
+            raise TypeError(
+                f"params must be a mapping of names to numbers or a sequence of {len(self)} numbers, got {params!r}"
+            )
         elif isinstance(params, np.ndarray | Sequence):
             values = np.asarray(params)
             if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
@@ -297,7 +299,9 @@ class ParamSpace:
     # ---- helpers ---------------------------------------------------------------------------
     def _to_float(self, name: str, raw: Any) -> float:
         if isinstance(raw, bool | np.bool_) or not isinstance(raw, int | float | np.integer | np.floating):
-            raise TypeError(f"Value of parameter {name!r} of {self.owner} must be a number, got {raw!r} ({type(raw).__name__})")
+            raise TypeError(
+                f"Value of parameter {name!r} of {self.owner} must be a number, got {raw!r} ({type(raw).__name__})"
+            )
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError(f"Parameter {name!r} of {self.owner} must be finite, got {value}")

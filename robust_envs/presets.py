@@ -70,20 +70,30 @@ def _build_presets() -> dict[str, UncertaintySet]:
     sets += _jiang_locomotion("RobustHalfCheetah-v0", "halfcheetah", (0.2, 2.25), (0.05, 0.2))
     ip = "RobustInvertedPendulum-v0"
     sets.append(
-        UncertaintySet.box(ip, {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)}, name="jiang2021/invertedpendulum/train", source=JIANG)
-    )
-    sets.append(
-        UncertaintySet.box(ip, {"pole_length": (0.25, 0.5), "cart_size": (0.025, 0.05)}, name="jiang2021/invertedpendulum/test", source=JIANG)
-    )
-    idp = "RobustInvertedDoublePendulum-v0"
-    sets.append(
         UncertaintySet.box(
-            idp, {"pole1_length": (0.5, 1.0), "pole2_length": (0.5, 1.0)}, name="jiang2021/inverteddoublependulum/train", source=JIANG
+            ip, {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)}, name="jiang2021/invertedpendulum/train", source=JIANG
         )
     )
     sets.append(
         UncertaintySet.box(
-            idp, {"pole1_length": (1.0, 1.1), "pole2_length": (1.0, 1.1)}, name="jiang2021/inverteddoublependulum/test", source=JIANG
+            ip, {"pole_length": (0.25, 0.5), "cart_size": (0.025, 0.05)}, name="jiang2021/invertedpendulum/test", source=JIANG
+        )
+    )
+    idp = "RobustInvertedDoublePendulum-v0"
+    sets.append(
+        UncertaintySet.box(
+            idp,
+            {"pole1_length": (0.5, 1.0), "pole2_length": (0.5, 1.0)},
+            name="jiang2021/inverteddoublependulum/train",
+            source=JIANG,
+        )
+    )
+    sets.append(
+        UncertaintySet.box(
+            idp,
+            {"pole1_length": (1.0, 1.1), "pole2_length": (1.0, 1.1)},
+            name="jiang2021/inverteddoublependulum/test",
+            source=JIANG,
         )
     )
     # The one numeric test range WR2L's text gives for these envs (appendix B: Walker2d torso density).
