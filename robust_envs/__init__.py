@@ -22,6 +22,8 @@ _LAZY = {
     "DomainRandomization": "robust_envs.wrappers",
     "PerturbedTransitions": "robust_envs.wrappers",
     "ForceDisturbance": "robust_envs.wrappers",
+    "DisturbedByPolicy": "robust_envs.wrappers",
+    "DisturberEnv": "robust_envs.wrappers",
     "evaluate_robustness": "robust_envs.evaluation",
     "RobustnessReport": "robust_envs.evaluation",
     "NextStates": "robust_envs.core",

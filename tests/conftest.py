@@ -1,0 +1,22 @@
+"""Shared fixtures: the registered robust ids, grouped by the machinery they use."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import robust_envs
+from robust_envs.mujoco_env import RobustMujocoEnv
+
+ROBUST_IDS = [entry.env_id for entry in robust_envs.ENVS]
+MUJOCO_IDS = [env_id for env_id in ROBUST_IDS if issubclass(robust_envs.env_class(env_id), RobustMujocoEnv)]
+
+
+def make_unwrapped(env_id: str, **kwargs):
+    """A robust env without Gymnasium's wrappers (for state access)."""
+    return gym.make(env_id, **kwargs).unwrapped
+
+
+@pytest.fixture(params=MUJOCO_IDS)
+def mujoco_id(request) -> str:
+    return request.param

@@ -1,0 +1,119 @@
+"""Full state save/restore and next-state sampling under other parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_unwrapped
+
+
+def _run(env, actions):
+    return [env.step(a) for a in actions]
+
+
+def test_get_set_state_resumes_exactly(mujoco_id):
+    env = make_unwrapped(mujoco_id)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(env.action_space.low, env.action_space.high, (40, *env.action_space.shape)).astype(np.float32)
+    for a in actions[:10]:
+        env.step(a)
+    state = env.get_state()
+    first = _run(env, actions[10:])
+    env.set_state(state)
+    second = _run(env, actions[10:])
+    for (o1, r1, t1, *_), (o2, r2, t2, *_) in zip(first, second, strict=True):
+        assert np.array_equal(o1, o2) and r1 == r2 and t1 == t2
+
+
+def test_set_state_rejects_bad_states():
+    env = make_unwrapped("RobustHopper-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"expected \(19,\)"):
+        env.set_state(np.zeros(5))
+    bad = env.get_state()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        env.set_state(bad)
+
+
+def test_sample_k1_nominal_equals_step_bit_for_bit(mujoco_id):
+    env = make_unwrapped(mujoco_id)
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    for _ in range(60):
+        action = env.action_space.sample()
+        state = env.get_state()
+        sampled = env.sample_next_states(state[None], action[None])
+        observation, reward, terminated, _, _ = env.step(action)
+        assert np.array_equal(sampled.observations[0, 0], observation)
+        assert sampled.rewards[0, 0] == reward and sampled.terminated[0, 0] == terminated
+        physics_sampled, _ = env._split_state(sampled.states[0])
+        physics_live, _ = env._split_state(env.get_state()[None])
+        assert np.array_equal(physics_sampled, physics_live)
+        if terminated:
+            env.reset()
+
+
+def test_sampling_leaves_the_live_simulation_untouched(mujoco_id):
+    env = make_unwrapped(mujoco_id)
+    env.reset(seed=2)
+    before = env.get_state()
+    model_before = env.model.body_mass.copy()
+    space = env.param_space
+    others = [{spec.name: spec.nominal * 1.5} for spec in space.specs[:3]]
+    actions = np.tile(env.action_space.sample(), (4, 1))
+    env.sample_next_states(np.tile(before, (4, 1)), actions, others)
+    assert np.array_equal(env.get_state(), before)
+    assert np.array_equal(env.model.body_mass, model_before)
+
+
+def test_sampling_differs_across_params_and_has_the_right_shapes(mujoco_id):
+    env = make_unwrapped(mujoco_id)
+    env.reset(seed=3)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    space = env.param_space
+    models = [{}, {space.specs[0].name: space.specs[0].nominal * 2.0}, {space.specs[1].name: space.specs[1].nominal * 0.5}]
+    n = 5
+    states = np.tile(env.get_state(), (n, 1))
+    actions = np.stack([env.action_space.sample() for _ in range(n)])
+    out = env.sample_next_states(states, actions, models)
+    obs_dim = env.observation_space.shape[0]
+    assert out.observations.shape == (n, 3, obs_dim) and out.observations.dtype == env.observation_space.dtype
+    assert out.rewards.shape == (n, 3) and out.terminated.shape == (n, 3) and out.terminated.dtype == bool
+    assert out.states.shape == (n, 3, env.state_size)
+    assert not np.array_equal(out.observations[:, 0], out.observations[:, 1])
+    assert not np.array_equal(out.observations[:, 0], out.observations[:, 2])
+    # row n of model 0 is what stepping from that state with that action gives
+    env.set_state(states[2])
+    observation, *_ = env.step(actions[2])
+    assert np.array_equal(out.observations[2, 0], observation)
+
+
+def test_large_batches_use_threads_and_agree_with_single_rows():
+    env = make_unwrapped("RobustHopper-v0")
+    env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    n = 256
+    states = np.tile(env.get_state(), (n, 1))
+    states[:, 2:8] += rng.normal(0, 0.01, (n, 6))
+    actions = rng.uniform(-1, 1, (n, 3))
+    models = [{}, {"torso_density": 1300.0}, {"friction": 0.5}]
+    batch = env.sample_next_states(states, actions, models)
+    for row in (0, 100, 255):
+        single = env.sample_next_states(states[row : row + 1], actions[row : row + 1], models)
+        assert np.array_equal(single.observations[0], batch.observations[row])
+
+
+def test_sampling_input_errors():
+    env = make_unwrapped("RobustHopper-v0")
+    env.reset(seed=0)
+    state = env.get_state()
+    with pytest.raises(ValueError, match="actions must have shape"):
+        env.sample_next_states(state[None], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="states must have shape"):
+        env.sample_next_states(np.zeros((1, 4)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="Unknown parameter"):
+        env.sample_next_states(state[None], np.zeros((1, 3)), [{"mass": 1.0}])
