@@ -152,7 +152,8 @@ def test_longer_pole_falls_slower():
         return float(env.data.qpos[1])
 
     base = angle_after({})
-    assert angle_after({"pole_length": 1.2}) < base < angle_after({"pole_length": 0.3})
+    # (much shorter poles are light enough for the hinge's own damping of 1 N*m*s/rad to dominate)
+    assert angle_after({"pole_length": 2.4}) < angle_after({"pole_length": 1.2}) < base
 
 
 def test_geometry_models_are_cached():
