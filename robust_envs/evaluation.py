@@ -18,7 +18,7 @@ import json
 import math
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class RobustnessReport:
     returns: np.ndarray
     lengths: np.ndarray | None = None
     seed: int | None = None
-    _names: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.cells = [{str(k): float(v) for k, v in cell.items()} for cell in self.cells]
@@ -72,10 +71,6 @@ class RobustnessReport:
             self.lengths = np.asarray(self.lengths, dtype=np.int64)
             if self.lengths.shape != self.returns.shape:
                 raise ValueError(f"lengths must have the shape of returns {self.returns.shape}, got {self.lengths.shape}")
-        seen: dict[str, None] = {}
-        for cell in self.cells:
-            seen.update(dict.fromkeys(cell))
-        self._names = tuple(seen)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RobustnessReport):
@@ -108,7 +103,10 @@ class RobustnessReport:
     @property
     def param_names(self) -> tuple[str, ...]:
         """The parameter (or group) names the cells set, in order of first appearance."""
-        return self._names
+        seen: dict[str, None] = {}
+        for cell in self.cells:
+            seen.update(dict.fromkeys(cell))
+        return tuple(seen)
 
     @property
     def cell_means(self) -> np.ndarray:
@@ -171,11 +169,11 @@ class RobustnessReport:
 
         :return: the rows, cell by cell, episode by episode
         """
-        rows = []
+        rows, names = [], self.param_names
         for c, cell in enumerate(self.cells):
             for e in range(self.n_episodes):
                 row: dict[str, Any] = {"cell": c, "episode": e, "seed": None if self.seed is None else self.seed + e}
-                row.update({name: cell.get(name) for name in self._names})
+                row.update({name: cell.get(name) for name in names})
                 row["length"] = None if self.lengths is None else int(self.lengths[c, e])
                 row["return"] = float(self.returns[c, e])
                 rows.append(row)
@@ -189,10 +187,10 @@ class RobustnessReport:
         :return: the path written
         """
         path = Path(path)
-        clash = set(self._names) & set(_CSV_FIXED)
+        clash = set(self.param_names) & set(_CSV_FIXED)
         if clash:
             raise ValueError(f"Parameter names {sorted(clash)} clash with the CSV's own columns {_CSV_FIXED}")
-        columns = ["cell", "episode", "seed", *self._names, "length", "return"]
+        columns = ["cell", "episode", "seed", *self.param_names, "length", "return"]
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
@@ -285,13 +283,14 @@ class RobustnessReport:
         :param alpha: the fraction for the worst-case line (the papers' 10%)
         :return: the table
         """
-        header = [*self._names, "mean", "std", "min"]
+        names = self.param_names
+        header = [*names, "mean", "std", "min"]
         body = [
-            [*(_fmt_param(cell.get(name)) for name in self._names), f"{m:.2f}", f"{s:.2f}", f"{lo:.2f}"]
+            [*(_fmt_param(cell.get(name)) for name in names), f"{m:.2f}", f"{s:.2f}", f"{lo:.2f}"]
             for cell, m, s, lo in zip(self.cells, self.cell_means, self.cell_stds, self.cell_mins, strict=True)
         ]
         widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
-        n_params = len(self._names)
+        n_params = len(names)
 
         def line(cols: Sequence[str]) -> str:
             parts = [c.ljust(w) if i < n_params else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=True))]
@@ -321,7 +320,7 @@ class RobustnessReport:
         :return: ``x``, ``y``, the sorted x values, the sorted y values and the means, shape ``(len(ys), len(xs))``
         :raises ValueError: the cells do not form a complete 2-d grid over ``x`` and ``y``
         """
-        varied = [n for n in self._names if len({cell.get(n) for cell in self.cells}) > 1]
+        varied = [n for n in self.param_names if len({cell.get(n) for cell in self.cells}) > 1]
         if x is None or y is None:
             rest = [n for n in varied if n not in (x, y)]
             if x is None:

@@ -1,0 +1,110 @@
+"""Uncertainty sets and the paper presets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import robust_envs
+from robust_envs.presets import friction_factor, get_parameterisation, get_preset, list_parameterisations, list_presets
+from robust_envs.uncertainty import UncertaintySet
+
+
+def test_box_grid_includes_endpoints_and_varies_last_name_fastest():
+    box = UncertaintySet.box("RobustInvertedPendulum-v0", {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)})
+    grid = box.grid(3)
+    assert len(grid) == 9
+    assert grid[0] == {"pole_length": 0.5, "cart_size": 0.05}
+    assert grid[-1] == {"pole_length": 2.0, "cart_size": 0.25}
+    assert grid[1] == {"pole_length": 0.5, "cart_size": pytest.approx(0.15)}
+    assert box.grid({"pole_length": 2, "cart_size": 1})[1] == {"pole_length": 2.0, "cart_size": pytest.approx(0.15)}
+
+
+def test_samples_stay_in_the_box_and_follow_the_rng():
+    box = UncertaintySet.box("RobustHopper-v0", {"density": (750.0, 1250.0), "friction": (0.1, 10.0)}, distribution="log-uniform")
+    draws = box.sample_many(np.random.default_rng(0), 500)
+    assert draws == box.sample_many(np.random.default_rng(0), 500)
+    frictions = np.array([d["friction"] for d in draws])
+    assert frictions.min() >= 0.1 and frictions.max() <= 10.0
+    # log-uniform: the median sits at the geometric mean, 1.0
+    assert np.median(frictions) == pytest.approx(1.0, rel=0.25)
+
+
+def test_finite_set_sample_and_len():
+    members = [{"friction": 0.5}, {"friction": 1.0}, {"friction": 2.0}]
+    finite = UncertaintySet.finite("RobustHopper-v0", members)
+    assert len(finite) == 3 and finite.grid() == members
+    rng = np.random.default_rng(1)
+    assert {finite.sample(rng)["friction"] for _ in range(50)} == {0.5, 1.0, 2.0}
+    with pytest.raises(TypeError, match="has no length"):
+        len(get_preset("jiang2021/hopper/train"))
+
+
+def test_json_round_trip():
+    for name in list_presets():
+        preset = get_preset(name)
+        assert UncertaintySet.from_dict(json.loads(preset.to_json())) == preset
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"members": ({"friction": 1.0},), "low": {"friction": 0.0}, "high": {"friction": 1.0}}, "either finite"),
+        ({"low": {"friction": 2.0}, "high": {"friction": 1.0}}, r"low <= high, got \[2.0, 1.0\]"),
+        ({"low": {"friction": 0.0}, "high": {"friction": 1.0}, "distribution": "log-uniform"}, "positive ranges"),
+        ({"low": {"friction": 0.5}, "high": {"friction": 1.0}, "distribution": "normal"}, "Unknown distribution 'normal'"),
+        ({"low": {"friction": 0.5}, "high": {"density": 1.0}}, "different parameters"),
+    ],
+)
+def test_bad_sets(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        UncertaintySet(env_id="RobustHopper-v0", **kwargs)
+
+
+def test_every_preset_validates_against_its_env():
+    for name in list_presets():
+        preset = get_preset(name)
+        preset.validate(robust_envs.env_class(preset.env_id).param_space)
+        assert preset.source
+
+
+def test_jiang_table_1_numbers():
+    """Jiang et al. (2021), Table 1; friction converted by the floor friction of Gymnasium's XML."""
+    hopper_train = get_preset("jiang2021/hopper/train")
+    assert hopper_train.low == {"density": 750.0, "friction": 0.5} and hopper_train.high == {"density": 1250.0, "friction": 1.1}
+    hopper_test = get_preset("jiang2021/hopper/test")
+    assert hopper_test.low["density"] == 1.0 and hopper_test.high == {"density": 750.0, "friction": 0.5}
+    walker = get_preset("jiang2021/walker2d/train")
+    assert walker.low["friction"] == pytest.approx(0.2 / 0.7) and walker.high["friction"] == pytest.approx(2.5 / 0.7)
+    cheetah = get_preset("jiang2021/halfcheetah/test")
+    assert cheetah.low["friction"] == pytest.approx(0.05 / 0.4) and cheetah.high["friction"] == pytest.approx(0.2 / 0.4)
+    ip = get_preset("jiang2021/invertedpendulum/test")
+    assert ip.low == {"pole_length": 0.25, "cart_size": 0.025} and ip.high == {"pole_length": 0.5, "cart_size": 0.05}
+    idp = get_preset("jiang2021/inverteddoublependulum/train")
+    assert idp.low == {"pole1_length": 0.5, "pole2_length": 0.5} and idp.high == {"pole1_length": 1.0, "pole2_length": 1.0}
+
+
+def test_friction_conversion_gives_the_floor_the_paper_coefficient():
+    import gymnasium as gym
+
+    env = gym.make("RobustWalker2d-v0", params={"friction": friction_factor("RobustWalker2d-v0", 0.2)}).unwrapped
+    assert env.model.geom_friction[env.model.geom("floor").id, 0] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="No friction conversion"):
+        friction_factor("RobustInvertedPendulum-v0", 0.5)
+
+
+def test_wr2l_parameterisations():
+    assert len(get_parameterisation("wr2l/hopper/full").names) == 11
+    assert len(get_parameterisation("wr2l/walker2d/full").names) == 20
+    assert get_parameterisation("wr2l/hopper/2d").names == ("torso_density", "friction")
+    for name in list_parameterisations():
+        p = get_parameterisation(name)
+        space = robust_envs.env_class(p.env_id).param_space
+        assert all(n in space for n in p.names)
+
+
+def test_unknown_preset_suggests():
+    with pytest.raises(ValueError, match="Did you mean 'jiang2021/hopper/train'"):
+        get_preset("jiang2021/hoper/train")
