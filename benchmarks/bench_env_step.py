@@ -38,7 +38,9 @@ def main() -> None:
         upstream = gym.make(upstream_id).unwrapped
         robust = gym.make(entry.env_id).unwrapped
         rng = np.random.default_rng(0)
-        actions = rng.uniform(upstream.action_space.low, upstream.action_space.high, (args.steps, *upstream.action_space.shape))
+        actions = rng.uniform(
+            upstream.action_space.low, upstream.action_space.high, (args.steps, *upstream.action_space.shape)
+        )
         actions = actions.astype(np.float32)
         best_up, best_robust = np.inf, np.inf
         for _ in range(args.rounds):  # interleaved rounds, so both see the same machine load

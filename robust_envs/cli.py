@@ -183,7 +183,9 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         cls = env_class(env_id)
         space = cls.param_space
         rows = [[s.name, f"{s.nominal:.6g}", f"{s.low:.6g}", f"{s.high:.6g}", s.unit, s.description] for s in space.specs]
-        lines = [f"{env_id} (upstream {cls.upstream_id}): {len(space)} parameters", ""]
+        upstream = getattr(cls, "upstream_id", None)
+        origin = f" (upstream {upstream})" if upstream else ""
+        lines = [f"{env_id}{origin}: {len(space)} parameters", ""]
         lines.append(_table(["name", "nominal", "low", "high", "unit", "meaning"], rows))
         if space.groups:
             lines += ["", "groups:"]
@@ -315,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"envs": _cmd_envs, "evaluate": _cmd_evaluate}[args.command]
     try:
         return command(args)
-    except (CLIError, ValueError, TypeError, ImportError, OSError) as exc:
+    except (CLIError, ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:
         print(f"robust-rl {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -64,9 +64,7 @@ class RobustnessReport:
         self.cells = [{str(k): float(v) for k, v in cell.items()} for cell in self.cells]
         self.returns = np.asarray(self.returns, dtype=np.float64)
         if self.returns.ndim != 2 or self.returns.shape[0] != len(self.cells) or self.returns.shape[1] < 1:
-            raise ValueError(
-                f"returns must have shape (n_cells={len(self.cells)}, n_episodes>=1), got {self.returns.shape}"
-            )
+            raise ValueError(f"returns must have shape (n_cells={len(self.cells)}, n_episodes>=1), got {self.returns.shape}")
         if self.lengths is not None:
             self.lengths = np.asarray(self.lengths, dtype=np.int64)
             if self.lengths.shape != self.returns.shape:
@@ -396,7 +394,8 @@ class RobustnessReport:
         ax = fig.add_subplot()
         positions = np.arange(self.n_cells)
         ax.bar(positions, self.cell_means, yerr=self.cell_stds, capsize=3, color="tab:blue")
-        ax.set_xticks(positions, [_fmt_cell(cell, sep="\n") for cell in self.cells], fontsize=7, rotation=90 if self.n_cells > 8 else 0)
+        labels = [_fmt_cell(cell, sep="\n") for cell in self.cells]
+        ax.set_xticks(positions, labels, fontsize=7, rotation=90 if self.n_cells > 8 else 0)
         ax.set_ylabel("mean return (± std)")
         ax.set_title(f"{self.env_id}\nmean return over {self.n_episodes} episode(s) per cell", fontsize=10)
         path = Path(path)
@@ -468,6 +467,7 @@ def evaluate_robustness(
     :raises ValueError: unknown env id, bad cell (unknown name, out-of-bounds value), bad counts or back-end
     :raises TypeError: an unpicklable policy with ``n_workers > 1``
     :raises ImportError: ``backend="ray"`` without ray
+    :raises RuntimeError: a worker process died (e.g. the caller's script is not importable by spawned workers)
     """
     ids = [entry.env_id for entry in ENVS]
     if env_id not in ids:
@@ -528,16 +528,7 @@ def _cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str, int])
             )
         raw: list[Mapping[str, Any]] = grid_or_set.grid(points)
     elif isinstance(grid_or_set, Mapping):
-        if not grid_or_set:
-            raise ValueError("An empty grid {} has no cells; give {param_name: [values, ...]}")
-        axes = []
-        for name, values in grid_or_set.items():
-            if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-                values = [values]
-            if len(values) == 0:
-                raise ValueError(f"Grid axis {name!r} has no values")
-            axes.append(list(values))
-        raw = [dict(zip(grid_or_set, combo, strict=True)) for combo in itertools.product(*axes)]
+        raw = _product(grid_or_set)
     elif isinstance(grid_or_set, Sequence):
         raw = list(grid_or_set)
         if not raw:
@@ -559,6 +550,20 @@ def _cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str, int])
             out[str(key)] = float(value)
         cells.append(out)
     return cells
+
+
+def _product(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The Cartesian product of ``{name: [values]}`` (a scalar is a one-value axis), the last name varying fastest."""
+    if not grid:
+        raise ValueError("An empty grid {} has no cells; give {param_name: [values, ...]}")
+    axes = []
+    for name, values in grid.items():
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+            values = [values]
+        if len(values) == 0:
+            raise ValueError(f"Grid axis {name!r} has no values")
+        axes.append(list(values))
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
 def _act(policy: Any, obs: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -615,12 +620,19 @@ def _check_picklable(policy: Any) -> None:
 def _run_processes(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     _check_picklable(tasks[0][0])
     # spawn: safe with threads (torch, MuJoCo rollout pools) in the parent; needs the caller's
     # script guarded by `if __name__ == "__main__":`
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_run_cell, tasks))
+        try:
+            return list(pool.map(_run_cell, tasks))
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "A worker process died. Workers are spawned: they re-import the calling script, which must be a file "
+                "(not piped through stdin) guarded by `if __name__ == '__main__':`; otherwise use n_workers=1."
+            ) from exc
 
 
 def _run_ray(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:

@@ -32,10 +32,13 @@ class RobustHalfCheetahEnv(RobustMujocoEnv, HalfCheetahEnv):
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``<body>_density`` (torso, bthigh, bshin, bfoot, fthigh, fshin, ffoot) | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
-    | ``<joint>_damping`` (bthigh 6, bshin 4.5, bfoot 3, fthigh 4.5, fshin 3, ffoot 1.5) | as listed | [0, 1e4] | N*m*s/rad | dof_damping |
+    | ``<body>_density`` (the 7 bodies) | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
+    | ``<joint>_damping`` (the 6 joints) | see below | [0, 1e4] | N*m*s/rad | dof_damping |
     | ``<joint>_armature`` (same joints) | 0.1 | [0, 1e3] | kg*m^2 | dof_armature |
     | ``friction`` | 1.0 | [0, 100] | factor | geom_friction[:, 0] of every geom |
+
+    Bodies: torso, bthigh, bshin, bfoot, fthigh, fshin, ffoot. Nominal damping: bthigh 6, bshin 4.5,
+    bfoot 3, fthigh 4.5, fshin 3, ffoot 1.5 (the XML's).
 
     The XML declares the MuJoCo default density 1000 and then rescales all masses to a total of 14 kg
     (``settotalmass``); a density parameter scales the compiled mass and inertia of its body by

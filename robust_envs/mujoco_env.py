@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -48,6 +50,8 @@ class RobustMujocoEnv(PerturbableEnv):
     upstream_id: ClassVar[str]
     #: MjData fields besides qpos/qvel that :meth:`_transition` reads (computed during the last substep).
     derived_fields: ClassVar[tuple[str, ...]] = ()
+    #: How many parameter settings keep a model of their own (see :meth:`_editable_model`).
+    model_pool_size: ClassVar[int] = 32
 
     # attributes set by the upstream MujocoEnv
     model: mujoco.MjModel
@@ -61,48 +65,75 @@ class RobustMujocoEnv(PerturbableEnv):
         """Validate ``params``; call before the upstream constructor, which builds the simulation."""
         self._init_params(params)
         self._applied: np.ndarray | None = None
-        self._const_key: tuple[float, ...] | None = None
+        # the env's own models, by parameter vector: (model, parameter vector its constants were computed for)
+        self._pool: OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]] = OrderedDict()
         self._rollout_pool: mujoco.rollout.Rollout | None = None
         self._scratch: list[mujoco.MjData] = []
 
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Build the model of the constructor's parameters (replaces ``MujocoEnv``'s plain XML load)."""
         self._builder = ModelBuilder(self.fullpath, self.param_space)  # type: ignore[attr-defined]
-        model = self._builder.build(self._params)
+        model = self._editable_model(self._params)
+        self._applied = self._params.copy()
+        return model, mujoco.MjData(model)
+
+    def _editable_model(self, vector: np.ndarray) -> mujoco.MjModel:
+        """
+        The env's own model for ``vector``, from a pool of up to :attr:`model_pool_size` models.
+
+        A setting seen recently (a finite uncertainty set, a grid) is a lookup. A new one recycles the
+        least recently used model of the same geometry with an in-place edit (microseconds, ``mj_setConst``
+        included); only a new geometry costs a recompile, and a copy while the pool fills.
+        """
+        key = vector.tobytes()
+        entry = self._pool.get(key)
+        if entry is not None:
+            self._pool.move_to_end(key)
+            return entry[0]
+        pristine = self._builder.pristine(vector)
+        model, constants_of = None, None
+        if len(self._pool) >= self.model_pool_size:
+            for old_key, (old_model, old_vector) in self._pool.items():
+                if self._builder.pristine(old_vector) is pristine:
+                    model, constants_of = old_model, old_vector
+                    del self._pool[old_key]
+                    break
+            else:
+                self._pool.popitem(last=False)
+        if model is None:
+            model, constants_of = copy.copy(pristine), self.param_space.nominal
+            self._set_offscreen_size(model)
+        self._builder.edit(model, pristine, vector, constants_of=constants_of)
+        self._pool[key] = (model, vector.copy())
+        return model
+
+    def _set_offscreen_size(self, model: mujoco.MjModel) -> None:
+        # as MujocoEnv does; harmless on a shared cached model (every env of this builder asks the same)
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)  # type: ignore[attr-defined]
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)  # type: ignore[attr-defined]
-        self._applied = self._params.copy()
-        self._const_key = self._builder.const_key(self._params)
-        return model, mujoco.MjData(model)
 
     # ---- parameters -----------------------------------------------------------------------------
     def _apply_params(self, vector: np.ndarray) -> None:
         if self._applied is not None and np.array_equal(vector, self._applied):
             return
-        pristine = self._builder.pristine(vector)
-        if self._applied is not None and pristine is self._builder.pristine(self._applied):
-            self._builder.apply(self.model, pristine, vector, constants_valid_for=self._const_key)
-        else:
-            self._install_model(self._builder.build(vector))
+        # In-place edits cost microseconds (mj_setConst included); a geometry seen before is a lookup,
+        # a new one a recompile (about 1 ms). Either way no model is copied per reset.
+        model = self._editable_model(vector)
+        if model is not self.model:
+            self._install_model(model)
         self._applied = vector.copy()
-        self._const_key = self._builder.const_key(vector)
 
     def _install_model(self, model: mujoco.MjModel) -> None:
-        # A geometry change recompiles the model: new MjData, and the renderer follows.
-        old = self.model
-        model.vis.global_.offwidth = old.vis.global_.offwidth
-        model.vis.global_.offheight = old.vis.global_.offheight
+        # Perturbed models have the sizes of the nominal one (geometry edits add no element), so the
+        # MjData stays; reset re-initialises it from the new model.
         self.model = model
-        self.data = mujoco.MjData(model)
-        self.init_qpos = self.data.qpos.ravel().copy()
-        self.init_qvel = self.data.qvel.ravel().copy()
         renderer = getattr(self, "mujoco_renderer", None)
-        if renderer is not None:
+        if renderer is not None and renderer.model is not model:
             renderer.close()
-            # MujocoRenderer keeps its viewers per render mode; they hold the old model's context.
+            # MujocoRenderer keeps a viewer per render mode, each holding the old model's GL context.
             renderer._viewers = {}
             renderer.viewer = None
-            renderer.model, renderer.data = model, self.data
+            renderer.model = model
 
     # ---- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -198,7 +229,8 @@ class RobustMujocoEnv(PerturbableEnv):
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.state_size,):
             raise ValueError(
-                f"State of shape {state.shape} does not fit {type(self).__name__}: expected ({self.state_size},) as get_state() returns"
+                f"State of shape {state.shape} does not fit {type(self).__name__}: "
+                f"expected ({self.state_size},) as get_state() returns"
             )
         if not np.all(np.isfinite(state)):
             raise ValueError(f"State contains NaN or inf: {state}")

@@ -96,41 +96,47 @@ class ModelBuilder:
     """
     Produces the :class:`mujoco.MjModel` of any parameter vector of a :class:`ParamSpace`.
 
-    Geometry parameters select a pristine compiled model (cached); every other parameter is an
-    in-place edit of a copy of it, always starting again from the pristine values so edits never
-    compound. Mass, inertia and armature edits are followed by ``mj_setConst`` on a scratch
-    ``MjData``, so the derived constants match a recompiled model and no live episode is touched.
+    Geometry parameters select a pristine compiled model (cached process-wide); every other parameter is
+    an in-place edit (:meth:`edit`) of a copy of it, always starting again from the pristine values so
+    edits never compound. Mass, inertia and armature edits are followed by ``mj_setConst`` on the builder's scratch
+    ``MjData``, so derived constants match a recompiled model and no live episode is touched. Built models
+    returned by :meth:`model_for` are cached (LRU) and shared: nobody edits them afterwards.
 
     :param xml_path: absolute path of the MJCF file
     :param param_space: the parameters
     :param cache_size: how many fully built models :meth:`model_for` keeps
     """
 
-    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 64) -> None:
+    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 256) -> None:
         self.xml_path = xml_path
         self.param_space = param_space
         self._geometry_idx = param_space.indices_of_kind("geometry")
         self._const_idx = param_space.indices_of_kind("mass_scale", "dof_armature")
         self._models = LRUCache(cache_size)
         self._plan_cache: dict[str, np.ndarray] | None = None
+        self._scratch: mujoco.MjData | None = None
         self._nominal = param_space.nominal
 
-    # ---- keys ------------------------------------------------------------------------------
     def geometry_key(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
         """:return: the ``(edit, factor)`` pairs of the geometry parameters of ``vector``."""
         specs = self.param_space.specs
-        return tuple(
-            (specs[i].geometry, float(vector[i] / specs[i].nominal)) for i in self._geometry_idx  # type: ignore[misc]
-        )
+        return tuple((specs[i].geometry, float(vector[i] / specs[i].nominal)) for i in self._geometry_idx)  # type: ignore[misc]
 
-    def const_key(self, vector: np.ndarray) -> tuple[float, ...]:
-        """:return: the values that need ``mj_setConst`` when they change (masses, armatures)."""
-        return tuple(float(vector[i]) for i in self._const_idx)
-
-    # ---- building --------------------------------------------------------------------------
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only compiled model for the geometry of ``vector``."""
         return compile_pristine(self.xml_path, self.geometry_key(vector))
+
+    def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
+        """
+        :param vector: a validated parameter vector
+        :return: the model for ``vector``, from the cache when it was built before (shared: do not edit it)
+        """
+        key = vector.tobytes()
+        model = self._models.get(key)
+        if model is None:
+            model = self.build(vector)
+            self._models.put(key, model)
+        return model
 
     def build(self, vector: np.ndarray) -> mujoco.MjModel:
         """
@@ -139,68 +145,69 @@ class ModelBuilder:
         """
         pristine = self.pristine(vector)
         model = copy.copy(pristine)
-        self.apply(model, pristine, vector, constants_valid_for=self.const_key(self._nominal))
+        self.edit(model, pristine, vector, constants_of=self._nominal)
         return model
 
-    def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
-        """
-        :param vector: a validated parameter vector
-        :return: a cached model for ``vector`` (shared: do not edit it)
-        """
-        key = tuple(float(v) for v in vector)
-        model = self._models.get(key)
-        if model is None:
-            model = self.build(vector)
-            self._models.put(key, model)
-        return model
-
-    def apply(
-        self,
-        model: mujoco.MjModel,
-        pristine: mujoco.MjModel,
-        vector: np.ndarray,
-        constants_valid_for: tuple[float, ...] | None,
+    def edit(
+        self, model: mujoco.MjModel, pristine: mujoco.MjModel, vector: np.ndarray, constants_of: np.ndarray | None
     ) -> None:
         """
-        Overwrite the parameter-dependent fields of ``model`` from ``pristine`` and ``vector``.
+        Overwrite the parameter-dependent fields of ``model`` (same geometry as ``pristine``) in place.
 
-        :param model: a model with the same geometry as ``pristine``, edited in place
-        :param pristine: the unedited compiled model
+        :param model: the model to edit
+        :param pristine: the unedited compiled model of that geometry
         :param vector: a validated parameter vector
-        :param constants_valid_for: the :meth:`const_key` that ``model``'s derived constants were computed
-            for (``None`` if unknown); ``mj_setConst`` runs only when it differs from ``vector``'s
+        :param constants_of: the parameter vector ``model``'s derived constants were computed for (``None``:
+            unknown); ``mj_setConst`` runs only when masses or armatures differ from it
         """
         plan = self._plan(pristine)
-        nominal = self._nominal
+        mass_params, friction_params = plan["mass_params"], plan["friction_params"]
         mass_factor = np.ones(pristine.nbody)
-        friction_factor = 1.0
-        for i, spec in enumerate(self.param_space.specs):
-            if spec.kind == "mass_scale":
-                mass_factor[plan[spec.name]] *= vector[i] / nominal[i]
-            elif spec.kind == "friction_scale":
-                friction_factor *= vector[i] / nominal[i]
-            elif spec.kind == "dof_damping":
-                model.dof_damping[plan[spec.name]] = vector[i]
-            elif spec.kind == "dof_armature":
-                model.dof_armature[plan[spec.name]] = vector[i]
+        # a body may be the target of several mass parameters (its density and its mass): factors multiply
+        np.multiply.at(mass_factor, plan["mass_bodies"], vector[mass_params] / self._nominal[mass_params])
+        friction_factor = float(np.prod(vector[friction_params] / self._nominal[friction_params]))
+        model.dof_damping[plan["damping_dofs"]] = vector[plan["damping_params"]]
+        model.dof_armature[plan["armature_dofs"]] = vector[plan["armature_params"]]
         # Mass and inertia scale together: a uniformly denser body keeps its shape (Jiang et al.'s density).
         model.body_mass[:] = pristine.body_mass * mass_factor
         model.body_inertia[:] = pristine.body_inertia * mass_factor[:, None]
         model.geom_friction[:, 0] = pristine.geom_friction[:, 0] * friction_factor
-        if constants_valid_for != self.const_key(vector):
+        if constants_of is None or any(vector[i] != constants_of[i] for i in self._const_idx):
             # Derived constants (subtree masses, inverse weights, actuator_acc0) go stale otherwise;
-            # mj_setConst overwrites the state in its MjData, so it gets a scratch one.
-            mujoco.mj_setConst(model, mujoco.MjData(model))
+            # mj_setConst overwrites the state of its MjData, so it gets the builder's scratch one.
+            if self._scratch is None:
+                self._scratch = mujoco.MjData(model)
+            mujoco.mj_setConst(model, self._scratch)
 
     def _plan(self, pristine: mujoco.MjModel) -> dict[str, np.ndarray]:
-        # Geometry edits never add or remove elements, so one index plan serves every geometry.
+        # Index arrays for vectorised edits. Geometry edits never add or remove elements, so one plan
+        # serves every geometry.
         plan = self._plan_cache
         if plan is None:
-            plan = {}
-            for spec in self.param_space.specs:
+            lists: dict[str, list[int]] = {
+                key: []
+                for key in (
+                    "mass_params",
+                    "mass_bodies",
+                    "friction_params",
+                    "damping_params",
+                    "damping_dofs",
+                    "armature_params",
+                    "armature_dofs",
+                )
+            }
+            for i, spec in enumerate(self.param_space.specs):
                 if spec.kind == "mass_scale":
-                    plan[spec.name] = np.array([pristine.body(t).id for t in spec.targets], dtype=np.int64)
+                    for target in spec.targets:
+                        lists["mass_params"].append(i)
+                        lists["mass_bodies"].append(pristine.body(target).id)
+                elif spec.kind == "friction_scale":
+                    lists["friction_params"].append(i)
                 elif spec.kind in ("dof_damping", "dof_armature"):
-                    plan[spec.name] = np.array([pristine.jnt_dofadr[pristine.joint(t).id] for t in spec.targets])
+                    prefix = "damping" if spec.kind == "dof_damping" else "armature"
+                    for target in spec.targets:
+                        lists[f"{prefix}_params"].append(i)
+                        lists[f"{prefix}_dofs"].append(int(pristine.jnt_dofadr[pristine.joint(target).id]))
+            plan = {key: np.array(values, dtype=np.int64) for key, values in lists.items()}
             self._plan_cache = plan
         return plan

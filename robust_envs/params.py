@@ -133,6 +133,11 @@ class ParamSpace:
     groups: tuple[ParamGroup, ...] = ()
     owner: str = "environment"
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _nominal: np.ndarray = field(init=False, repr=False, compare=False)
+    _low: np.ndarray = field(init=False, repr=False, compare=False)
+    _high: np.ndarray = field(init=False, repr=False, compare=False)
+    _groups: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {spec.name: i for i, spec in enumerate(self.specs)}
@@ -145,12 +150,18 @@ class ParamSpace:
             if unknown:
                 raise ValueError(f"Group {group.name!r} of {self.owner} names unknown parameters {unknown}")
         object.__setattr__(self, "_index", index)
+        # cached arrays: resolve() runs at every domain-randomised reset
+        object.__setattr__(self, "_nominal", np.array([spec.nominal for spec in self.specs], dtype=np.float64))
+        object.__setattr__(self, "_low", np.array([spec.low for spec in self.specs], dtype=np.float64))
+        object.__setattr__(self, "_high", np.array([spec.high for spec in self.specs], dtype=np.float64))
+        object.__setattr__(self, "_groups", {group.name: group.members for group in self.groups})
+        object.__setattr__(self, "_names", tuple(spec.name for spec in self.specs))
 
     # ---- introspection -------------------------------------------------------------------
     @property
     def names(self) -> tuple[str, ...]:
         """:return: parameter names in vector order."""
-        return tuple(spec.name for spec in self.specs)
+        return self._names
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -160,17 +171,17 @@ class ParamSpace:
     @property
     def nominal(self) -> np.ndarray:
         """:return: the nominal parameter vector (a new array)."""
-        return np.array([spec.nominal for spec in self.specs], dtype=np.float64)
+        return self._nominal.copy()
 
     @property
     def low(self) -> np.ndarray:
         """:return: lower physical bounds in vector order."""
-        return np.array([spec.low for spec in self.specs], dtype=np.float64)
+        return self._low.copy()
 
     @property
     def high(self) -> np.ndarray:
         """:return: upper physical bounds in vector order."""
-        return np.array([spec.high for spec in self.specs], dtype=np.float64)
+        return self._high.copy()
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -198,11 +209,10 @@ class ParamSpace:
         :param name: a parameter or group name
         :return: the parameter names it stands for
         """
-        for group in self.groups:
-            if group.name == name:
-                return group.members
         if name in self._index:
             return (name,)
+        if name in self._groups:
+            return self._groups[name]
         self._raise_unknown(name)
         raise AssertionError("unreachable")
 
@@ -222,7 +232,7 @@ class ParamSpace:
         :raises ValueError: unknown name, wrong length, NaN or inf, value outside the physical bounds
         :raises TypeError: input that is neither a mapping nor a sequence of numbers
         """
-        vector = self.nominal if base is None else np.array(base, dtype=np.float64)
+        vector = self._nominal.copy() if base is None else np.array(base, dtype=np.float64)
         if params is None:
             return vector
         if isinstance(params, Mapping):
@@ -253,7 +263,8 @@ class ParamSpace:
                 )
             if values.shape != (len(self),):
                 raise ValueError(
-                    f"Wrong parameter vector shape {values.shape} for {self.owner}: expected ({len(self)},) in the order {self.names}"
+                    f"Wrong parameter vector shape {values.shape} for {self.owner}: "
+                    f"expected ({len(self)},) in the order {self.names}"
                 )
             for name, raw in zip(self.names, values, strict=True):
                 vector[self._index[name]] = self._to_float(name, raw)
@@ -270,6 +281,8 @@ class ParamSpace:
         :param vector: a full parameter vector
         :raises ValueError: naming the first value outside its physical bounds
         """
+        if ((self._low <= vector) & (vector <= self._high)).all():
+            return
         for spec, value in zip(self.specs, vector, strict=True):
             if not spec.low <= value <= spec.high:
                 raise ValueError(
@@ -282,7 +295,7 @@ class ParamSpace:
         :param vector: a full parameter vector
         :return: a JSON-serialisable ``{name: value}`` mapping of plain floats
         """
-        return {name: float(value) for name, value in zip(self.names, vector, strict=True)}
+        return dict(zip(self._names, np.asarray(vector, dtype=np.float64).tolist(), strict=True))
 
     def normalize(self, vector: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
         """

@@ -32,10 +32,12 @@ class RobustWalker2dEnv(RobustMujocoEnv, Walker2dEnv):
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``<body>_density`` (torso, thigh, leg, foot, thigh_left, leg_left, foot_left) | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
+    | ``<body>_density`` (the 7 bodies) | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
     | ``<joint>_damping`` (thigh, leg, foot, thigh_left, leg_left, foot_left) | 0.1 | [0, 1e4] | N*m*s/rad | dof_damping |
     | ``<joint>_armature`` (same joints) | 0.01 | [0, 1e3] | kg*m^2 | dof_armature |
     | ``friction`` | 1.0 | [0, 100] | factor | geom_friction[:, 0] of every geom |
+
+    Bodies: torso, thigh, leg, foot, thigh_left, leg_left, foot_left.
 
     The 20 parameters are the WR2L parameterisation of Walker2d (7 densities, 6 dampings, 6 armatures,
     friction). Contacts use the larger friction of the two geoms (floor 0.7, feet 0.9 and 1.9).

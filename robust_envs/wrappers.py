@@ -123,7 +123,9 @@ class ForceDisturbance(gym.Wrapper):
         """
         w = np.asarray(w, dtype=np.float64)
         if w.shape != self.disturbance_space.shape:
-            raise ValueError(f"Disturbance of shape {w.shape} does not fit {self.disturbance_space.shape} (x, z per body {self.bodies})")
+            raise ValueError(
+                f"Disturbance of shape {w.shape} does not fit {self.disturbance_space.shape} (x, z per body {self.bodies})"
+            )
         if not np.all(np.isfinite(w)):
             raise ValueError(f"Disturbance must be finite, got {w}")
         self._w = np.clip(w, -self.max_force, self.max_force)

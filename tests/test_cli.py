@@ -45,7 +45,8 @@ def test_envs_unknown_id_exits_2(capsys):
 
 def test_evaluate_grid_writes_csv(tmp_path, capsys):
     path = tmp_path / "out.csv"
-    argv = ["evaluate", "--env", IP, "--grid", "pole_length=0.4,0.8", "--policy", "zero", "--episodes", "1", "--csv", str(path)]
+    argv = ["evaluate", "--env", IP, "--grid", "pole_length=0.4,0.8", "--policy", "zero", "--episodes", "1"]
+    argv += ["--csv", str(path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "pole_length" in out and "10%-worst" in out and "worst cell" in out
@@ -73,7 +74,8 @@ def test_evaluate_2d_grid_all_outputs(tmp_path, capsys):
 
 def test_evaluate_preset_and_set_json(tmp_path, capsys):
     assert main([*EVAL, "--preset", "jiang2021/invertedpendulum/test", "--points", "2", "--policy", "zero"]) == 0
-    assert capsys.readouterr().out.count("0.025") == 2
+    out = capsys.readouterr().out
+    assert "4 cell(s)" in out and "0.025" in out and "0.05 " in out
     cells = tmp_path / "cells.json"
     cells.write_text(json.dumps([{"pole_length": 0.5}, {"density": 800.0}]))
     assert main([*EVAL, "--set-json", str(cells), "--policy", "zero"]) == 0
@@ -140,3 +142,21 @@ def test_python_dash_m_runs_the_cli():
     )
     assert result.returncode == 0, result.stderr
     assert "pole_length" in result.stdout
+
+
+@pytest.mark.sb3
+def test_evaluate_an_sb3_model_file(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", gym.make(IP), n_steps=64, batch_size=32, seed=0, device="cpu")
+    path = tmp_path / "ppo.zip"
+    model.save(path)
+    argv = [*EVAL, "--grid", "pole_length=0.4,0.8", "--policy", str(path), "--algo", "PPO", "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    assert RobustnessReport.from_json(tmp_path / "r.json").returns.shape == (2, 1)
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(path), "--algo", "NoSuchAlgo"]) == 2
+    assert "NoSuchAlgo" in capsys.readouterr().err
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(path)]) == 2
+    assert "--algo" in capsys.readouterr().err

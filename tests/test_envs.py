@@ -108,7 +108,7 @@ def test_nominal_reproduces_upstream_v5(env_id):
     rng = np.random.default_rng(0)
     for _ in range(300):
         action = rng.uniform(robust.action_space.low, robust.action_space.high).astype(np.float32)
-        o_r, r_r, t_r, tr_r, info = robust.step(action)
+        o_r, r_r, t_r, tr_r, _ = robust.step(action)
         o_u, r_u, t_u, tr_u, _ = upstream.step(action)
         assert np.array_equal(o_r, o_u) and r_r == r_u and t_r == t_u and tr_r == tr_u
         if t_r or tr_r:

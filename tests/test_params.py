@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import robust_envs
 from robust_envs.hopper import RobustHopperEnv
+from tests.conftest import MUJOCO_IDS
 
 SPACE = RobustHopperEnv.param_space
 
@@ -104,7 +104,7 @@ def test_bad_params_raise_clear_errors(params, error, message):
 
 
 def test_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match="Valid names: .*'friction'.*'density'"):
+    with pytest.raises(ValueError, match=r"Valid names: .*'friction'.*'density'"):
         SPACE.resolve({"gravity": 1.0})
 
 
@@ -117,7 +117,7 @@ def test_bad_reset_options():
 
 
 def test_declared_nominals_match_the_upstream_model():
-    for env_id in [e.env_id for e in robust_envs.ENVS]:
+    for env_id in MUJOCO_IDS:
         env = gym.make(env_id).unwrapped
         space = env.param_space
         model = env.model

@@ -156,14 +156,36 @@ def test_longer_pole_falls_slower():
     assert angle_after({"pole_length": 2.4}) < angle_after({"pole_length": 1.2}) < base
 
 
-def test_geometry_models_are_cached():
+def test_models_are_cached_not_rebuilt():
     from robust_envs.mujoco_model import _PRISTINE_CACHE
 
     env = gym.make("RobustInvertedPendulum-v0")
     env.reset(seed=0, options={"params": {"pole_length": 0.77}})
-    hits = _PRISTINE_CACHE.hits
+    long_pole = env.unwrapped.model
     misses = _PRISTINE_CACHE.misses
     env.reset(options={"params": {"pole_length": 0.6}})
+    assert env.unwrapped.model is not long_pole
     env.reset(options={"params": {"pole_length": 0.77}})
-    assert _PRISTINE_CACHE.misses == misses, "no recompile for geometry seen before"
-    assert _PRISTINE_CACHE.hits > hits
+    assert env.unwrapped.model is long_pole, "a setting seen before reuses its model"
+    assert _PRISTINE_CACHE.misses == misses, "no recompile for a geometry seen before"
+
+
+def test_recycled_models_carry_no_trace_of_earlier_settings():
+    """Past the pool size, models are edited in place; the result equals a fresh build."""
+    env = make_unwrapped("RobustHopper-v0")
+    rng = np.random.default_rng(0)
+    for _ in range(env.model_pool_size + 5):
+        env.reset(options={"params": {"density": rng.uniform(500, 1500), "thigh_damping": rng.uniform(0, 5)}})
+    target = {"torso_density": 1234.0, "friction": 0.7}
+    env.reset(options={"params": target})
+    fresh = make_unwrapped("RobustHopper-v0", params=target).model
+    for field in (
+        "body_mass",
+        "body_inertia",
+        "body_subtreemass",
+        "dof_damping",
+        "dof_armature",
+        "geom_friction",
+        "dof_invweight0",
+    ):
+        assert np.array_equal(getattr(env.model, field), getattr(fresh, field)), field

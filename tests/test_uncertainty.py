@@ -23,7 +23,9 @@ def test_box_grid_includes_endpoints_and_varies_last_name_fastest():
 
 
 def test_samples_stay_in_the_box_and_follow_the_rng():
-    box = UncertaintySet.box("RobustHopper-v0", {"density": (750.0, 1250.0), "friction": (0.1, 10.0)}, distribution="log-uniform")
+    box = UncertaintySet.box(
+        "RobustHopper-v0", {"density": (750.0, 1250.0), "friction": (0.1, 10.0)}, distribution="log-uniform"
+    )
     draws = box.sample_many(np.random.default_rng(0), 500)
     assert draws == box.sample_many(np.random.default_rng(0), 500)
     frictions = np.array([d["friction"] for d in draws])
@@ -73,7 +75,10 @@ def test_every_preset_validates_against_its_env():
 def test_jiang_table_1_numbers():
     """Jiang et al. (2021), Table 1; friction converted by the floor friction of Gymnasium's XML."""
     hopper_train = get_preset("jiang2021/hopper/train")
-    assert hopper_train.low == {"density": 750.0, "friction": 0.5} and hopper_train.high == {"density": 1250.0, "friction": 1.1}
+    assert hopper_train.low == {"density": 750.0, "friction": 0.5} and hopper_train.high == {
+        "density": 1250.0,
+        "friction": 1.1,
+    }
     hopper_test = get_preset("jiang2021/hopper/test")
     assert hopper_test.low["density"] == 1.0 and hopper_test.high == {"density": 750.0, "friction": 0.5}
     walker = get_preset("jiang2021/walker2d/train")

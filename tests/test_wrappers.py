@@ -50,7 +50,7 @@ def test_perturbed_transitions_match_sampling_and_terminal_steps():
     terminal_seen = False
     for _ in range(200):
         action = np.array([1.0], dtype=np.float32)
-        obs, reward, terminated, truncated, info = env.step(action)
+        obs, reward, terminated, _, info = env.step(action)
         assert info["perturbed_next_obs"].shape == (3, 4)
         assert info["perturbed_rewards"].shape == (3,) and info["perturbed_terminated"].shape == (3,)
         # model 0 is the env's own: its entry is the real transition, also at the terminal step
@@ -118,7 +118,9 @@ def test_adversary_and_protagonist_views_are_zero_sum():
     pushing.reset(seed=0)
     _, reward_protagonist, _, _, info = pushing.step(np.zeros(3, dtype=np.float32))
     assert np.array_equal(info["disturbance"], [20.0, 0.0])
-    adversary_view = DisturberEnv(ForceDisturbance(gym.make("RobustHopper-v0"), ["torso"], max_force=20.0), lambda obs: np.zeros(3))
+    adversary_view = DisturberEnv(
+        ForceDisturbance(gym.make("RobustHopper-v0"), ["torso"], max_force=20.0), lambda obs: np.zeros(3)
+    )
     adversary_view.reset(seed=0)
     _, reward_adversary, _, _, _ = adversary_view.step(np.array([20.0, 0.0], dtype=np.float32))
     assert reward_adversary == -reward_protagonist
