@@ -7,11 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
-from gymnasium.utils import EzPickle
 
 from robust_envs.locomotion import forward_reward_terms, planar_observation
 from robust_envs.mujoco_env import RobustMujocoEnv
-from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamSpace, density_specs, joint_specs
 
 BODIES = ("torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
 JOINT_DAMPING = {"bthigh": 6.0, "bshin": 4.5, "bfoot": 3.0, "fthigh": 4.5, "fshin": 3.0, "ffoot": 1.5}
@@ -58,11 +57,6 @@ class RobustHalfCheetahEnv(RobustMujocoEnv, HalfCheetahEnv):
         owner="RobustHalfCheetah-v0",
     )
     upstream_id: ClassVar[str] = "HalfCheetah-v5"
-
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
-        self._init_robust(params)
-        HalfCheetahEnv.__init__(self, **kwargs)
-        EzPickle.__init__(self, params=params, **kwargs)
 
     def _transition(
         self,

@@ -7,11 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
-from gymnasium.utils import EzPickle
 
 from robust_envs.locomotion import forward_reward_terms, in_open_range, planar_observation
 from robust_envs.mujoco_env import RobustMujocoEnv
-from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamSpace, density_specs, joint_specs
 
 BODIES = ("torso", "thigh", "leg", "foot")
 
@@ -55,11 +54,6 @@ class RobustHopperEnv(RobustMujocoEnv, HopperEnv):
         owner="RobustHopper-v0",
     )
     upstream_id: ClassVar[str] = "Hopper-v5"
-
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
-        self._init_robust(params)
-        HopperEnv.__init__(self, **kwargs)
-        EzPickle.__init__(self, params=params, **kwargs)
 
     def _transition(
         self,

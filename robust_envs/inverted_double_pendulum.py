@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.mujoco.inverted_double_pendulum_v5 import InvertedDoublePendulumEnv
-from gymnasium.utils import EzPickle
 
 from robust_envs.mujoco_env import RobustMujocoEnv
-from robust_envs.params import GeometryEdit, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.params import GeometryEdit, ParamGroup, ParamSpace, density_specs, joint_specs
 from robust_envs.pendula import CART_SIZE_DESCRIPTION, length_spec, mass_spec
 
 XML = "inverted_double_pendulum.xml"
@@ -68,11 +67,6 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
     )
     upstream_id: ClassVar[str] = "InvertedDoublePendulum-v5"
     derived_fields: ClassVar[tuple[str, ...]] = ("site_xpos", "qfrc_constraint")
-
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
-        self._init_robust(params)
-        InvertedDoublePendulumEnv.__init__(self, **kwargs)
-        EzPickle.__init__(self, params=params, **kwargs)
 
     def _transition(
         self,

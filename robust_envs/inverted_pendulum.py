@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.mujoco.inverted_pendulum_v5 import InvertedPendulumEnv
-from gymnasium.utils import EzPickle
 
 from robust_envs.mujoco_env import RobustMujocoEnv
-from robust_envs.params import GeometryEdit, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.params import GeometryEdit, ParamGroup, ParamSpace, density_specs, joint_specs
 from robust_envs.pendula import CART_SIZE_DESCRIPTION, length_spec, mass_spec
 
 XML = "inverted_pendulum.xml"
@@ -62,11 +61,6 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
         owner="RobustInvertedPendulum-v0",
     )
     upstream_id: ClassVar[str] = "InvertedPendulum-v5"
-
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
-        self._init_robust(params)
-        InvertedPendulumEnv.__init__(self, **kwargs)
-        EzPickle.__init__(self, params=params, **kwargs)
 
     def _transition(
         self,

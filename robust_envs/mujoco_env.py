@@ -12,6 +12,7 @@ import gymnasium as gym
 import mujoco
 import mujoco.rollout
 import numpy as np
+from gymnasium.utils import EzPickle
 
 from robust_envs.core import NextStates, PerturbableEnv
 from robust_envs.mujoco_model import ModelBuilder
@@ -61,8 +62,19 @@ class RobustMujocoEnv(PerturbableEnv):
     init_qvel: np.ndarray
 
     # ---- construction ----------------------------------------------------------------------
+    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
+        """
+        :param params: the physical parameters: a mapping (partial: the others are nominal) or a full vector
+        :param kwargs: the upstream Gymnasium env's keyword arguments
+        """
+        self._init_robust(params)
+        # the upstream env class follows this mixin in the MRO: it loads the XML through _initialize_simulation
+        super().__init__(**kwargs)
+        # EzPickle replays constructor arguments on unpickling: record ours, not the upstream env's
+        EzPickle.__init__(self, params=params, **kwargs)
+
     def _init_robust(self, params: ParamsLike | None) -> None:
-        """Validate ``params``; call before the upstream constructor, which builds the simulation."""
+        """Validate ``params`` before the upstream constructor builds the simulation."""
         self._init_params(params)
         self._applied: np.ndarray | None = None
         # the env's own models, by parameter vector: (model, parameter vector its constants were computed for)

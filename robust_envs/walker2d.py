@@ -7,11 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
-from gymnasium.utils import EzPickle
 
 from robust_envs.locomotion import forward_reward_terms, in_open_range, planar_observation
 from robust_envs.mujoco_env import RobustMujocoEnv
-from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamsLike, ParamSpace, density_specs, joint_specs
+from robust_envs.params import FRICTION_SPEC, ParamGroup, ParamSpace, density_specs, joint_specs
 
 BODIES = ("torso", "thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left")
 JOINTS = ("thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left")
@@ -56,11 +55,6 @@ class RobustWalker2dEnv(RobustMujocoEnv, Walker2dEnv):
         owner="RobustWalker2d-v0",
     )
     upstream_id: ClassVar[str] = "Walker2d-v5"
-
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
-        self._init_robust(params)
-        Walker2dEnv.__init__(self, **kwargs)
-        EzPickle.__init__(self, params=params, **kwargs)
 
     def _transition(
         self,
