@@ -30,13 +30,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--wrapped",
+        action="store_true",
+        help="time the envs as gym.make returns them (TimeLimit, checkers) instead of unwrapped",
+    )
     args = parser.parse_args()
-    print(f"{'env':34s} {'upstream us':>12s} {'robust us':>10s} {'ratio':>6s}")
+    print(
+        f"{'env':34s} {'upstream us':>12s} {'robust us':>10s} {'ratio':>6s}   ({'wrapped' if args.wrapped else 'unwrapped'})"
+    )
     for entry in robust_envs.ENVS:
-        upstream_id = robust_envs.env_class(entry.env_id).upstream_id
-        # unwrapped on both sides: the wrappers gym.make adds are the same for both and would only dilute the ratio
-        upstream = gym.make(upstream_id).unwrapped
-        robust = gym.make(entry.env_id).unwrapped
+        upstream_id = getattr(robust_envs.env_class(entry.env_id), "upstream_id", None)
+        if upstream_id is None:  # envs with their own equations have no upstream peer
+            continue
+        # unwrapped by default: the wrappers gym.make adds are the same for both and only dilute the ratio
+        upstream = gym.make(upstream_id) if args.wrapped else gym.make(upstream_id).unwrapped
+        robust = gym.make(entry.env_id) if args.wrapped else gym.make(entry.env_id).unwrapped
         rng = np.random.default_rng(0)
         actions = rng.uniform(
             upstream.action_space.low, upstream.action_space.high, (args.steps, *upstream.action_space.shape)
