@@ -60,7 +60,7 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
             mass_spec("pole_mass", ("pole", "pole2"), XML),
             mass_spec("cart_mass", ("cart",), XML),
             *density_specs(("cart", "pole", "pole2")),
-            *joint_specs({"slider": (0.05, 0.0)}),
+            *joint_specs({"slider": (0.05, 0.0)}, slide=("slider",)),
         ),
         groups=(ParamGroup("density", ("cart_density", "pole_density", "pole2_density"), "density of every body"),),
         owner="RobustInvertedDoublePendulum-v0",

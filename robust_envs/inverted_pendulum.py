@@ -55,7 +55,7 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
             mass_spec("pole_mass", ("pole",), XML),
             mass_spec("cart_mass", ("cart",), XML),
             *density_specs(("cart", "pole")),
-            *joint_specs({"slider": (1.0, 0.0)}),
+            *joint_specs({"slider": (1.0, 0.0)}, slide=("slider",)),
         ),
         groups=(ParamGroup("density", ("cart_density", "pole_density"), "density of every body"),),
         owner="RobustInvertedPendulum-v0",

@@ -350,24 +350,26 @@ def density_specs(bodies: Iterable[str], nominal: float = 1000.0) -> tuple[Param
     )
 
 
-def joint_specs(joints: Mapping[str, tuple[float, float]]) -> tuple[ParamSpec, ...]:
+def joint_specs(joints: Mapping[str, tuple[float, float]], slide: tuple[str, ...] = ()) -> tuple[ParamSpec, ...]:
     """
     ``<joint>_damping`` and ``<joint>_armature`` parameters of actuated joints.
 
     :param joints: joint name (as in the XML) -> (nominal damping, nominal armature); the parameter
         name drops a ``_joint`` suffix
+    :param slide: the joints that slide (the others hinge), for the units
     :return: the damping specs followed by the armature specs
     """
     damping, armature = [], []
     for joint, (nominal_damping, nominal_armature) in joints.items():
         short = joint.removesuffix("_joint")
+        damping_unit, armature_unit = ("N*s/m", "kg") if joint in slide else ("N*m*s/rad", "kg*m^2")
         damping.append(
             ParamSpec(
                 name=f"{short}_damping",
                 nominal=nominal_damping,
                 low=0.0,
                 high=1e4,
-                unit="N*m*s/rad or N*s/m",
+                unit=damping_unit,
                 description=f"viscous damping of joint {joint}",
                 kind="dof_damping",
                 targets=(joint,),
@@ -379,7 +381,7 @@ def joint_specs(joints: Mapping[str, tuple[float, float]]) -> tuple[ParamSpec, .
                 nominal=nominal_armature,
                 low=0.0,
                 high=1e3,
-                unit="kg*m^2 or kg",
+                unit=armature_unit,
                 description=f"armature (reflected rotor inertia) of joint {joint}",
                 kind="dof_armature",
                 targets=(joint,),
