@@ -21,6 +21,7 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("RobustHalfCheetah-v0", "robust_envs.half_cheetah:RobustHalfCheetahEnv", 1000),
     EnvEntry("RobustInvertedPendulum-v0", "robust_envs.inverted_pendulum:RobustInvertedPendulumEnv", 1000),
     EnvEntry("RobustInvertedDoublePendulum-v0", "robust_envs.inverted_double_pendulum:RobustInvertedDoublePendulumEnv", 1000),
+    EnvEntry("RobustPendulum-v0", "robust_envs.pendulum:RobustPendulumEnv", 1000),  # 20 s trials at dt = 0.02 s
 )
 
 

@@ -1,0 +1,274 @@
+"""RRL (Morimoto and Doya 2001): LQ convergence to the game Riccati solution, persistence, determinism, errors."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import robust_envs  # noqa: F401
+from robust_sb3.rrl import RRL, LinearQuadraticGameEnv
+
+scipy_linalg = pytest.importorskip("scipy.linalg")
+
+GAMMA = 2.0  # section 4.1
+
+
+def lq_env() -> LinearQuadraticGameEnv:
+    # Eq. 14: the pendulum linearised upright, Q = diag(1, 0), R = 1
+    return LinearQuadraticGameEnv.from_pendulum(dt=0.01, episode_steps=150, init_scale=1.0)
+
+
+def game_riccati(env: LinearQuadraticGameEnv, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """
+    Eq. 12 (undiscounted, tau = inf): P A + A^T P + Q - P (B2 R^-1 B2^T - gamma^-2 B1 B1^T) P = 0, solved as an ARE
+    with the stacked input [u, w] and the indefinite weight diag(R, -gamma^2); Eq. 13 gives the gains.
+    """
+    b = np.hstack((env.b2, env.b1))
+    r = scipy_linalg.block_diag(env.r, -(gamma**2) * np.eye(env.b1.shape[1]))
+    p = scipy_linalg.solve_continuous_are(env.a, b, env.q, r)
+    k_u = -np.linalg.solve(env.r, env.b2.T @ p)
+    k_w = env.b1.T @ p / gamma**2
+    return p, k_u, k_w
+
+
+def stabilising_design(env: LinearQuadraticGameEnv) -> np.ndarray:
+    """The paper's "pre-designed stabilizing controller": an LQR with heavier state cost and no disturber."""
+    return scipy_linalg.solve_continuous_are(env.a, env.b2, np.diag([30.0, 3.0]), env.r)
+
+
+def rel_err(estimate: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.linalg.norm(estimate - truth) / np.linalg.norm(truth))
+
+
+def test_game_riccati_solution_is_a_saddle_point():
+    env = lq_env()
+    p, k_u, k_w = game_riccati(env, GAMMA)
+    residual = p @ env.a + env.a.T @ p + env.q - p @ (env.b2 @ env.b2.T - env.b1 @ env.b1.T / GAMMA**2) @ p
+    np.testing.assert_allclose(residual, 0.0, atol=1e-8)
+    assert np.all(np.linalg.eigvals(env.a + env.b2 @ k_u + env.b1 @ k_w).real < 0)
+
+
+def test_lq_value_gradient_converges_to_game_riccati():
+    env = lq_env()
+    p_star, k_u_star, k_w_star = game_riccati(env, GAMMA)
+    p0 = stabilising_design(env)
+    model = RRL(
+        env,
+        gamma=GAMMA,
+        policy="value_gradient",
+        approximator="quadratic",
+        tau=math.inf,
+        kappa=0.0,
+        init_value_matrix=p0,
+        policy_update_episodes=2,
+        seed=0,
+    )
+    assert rel_err(model.value_matrix, p_star) > 0.05  # the initial design is not the answer
+    model.learn(6_000)
+    k_u, k_w = model.policy_gains()
+    assert rel_err(model.value_matrix, p_star) < 0.05
+    assert rel_err(k_u, k_u_star) < 0.05
+    assert rel_err(k_w, k_w_star) < 0.05
+
+
+def test_lq_value_gradient_with_learned_input_gain():
+    env = lq_env()
+    p_star, k_u_star, _ = game_riccati(env, GAMMA)
+    model = RRL(
+        env,
+        gamma=GAMMA,
+        policy="value_gradient",
+        approximator="quadratic",
+        tau=math.inf,
+        kappa=0.0,
+        init_value_matrix=stabilising_design(env),
+        policy_update_episodes=2,
+        input_gain="learned",
+        action_noise=0.5,
+        disturbance_noise=0.5,
+        seed=1,
+    )
+    model.learn(12_000)
+    g1, g2 = model.gain_model.gains
+    np.testing.assert_allclose(g2, env.b2, atol=0.05)
+    np.testing.assert_allclose(g1, env.b1, atol=0.05)
+    assert rel_err(model.value_matrix, p_star) < 0.05
+    assert rel_err(model.policy_gains()[0], k_u_star) < 0.05
+
+
+def test_lq_actor_disturber_critic_converges_to_game_riccati():
+    env = lq_env()
+    p_star, k_u_star, k_w_star = game_riccati(env, GAMMA)
+    p0 = stabilising_design(env)
+    model = RRL(
+        env,
+        gamma=GAMMA,
+        policy="actor_disturber_critic",
+        approximator="quadratic",
+        tau=math.inf,
+        kappa=0.0,
+        init_value_matrix=p0,
+        init_actor_gain=-env.b2.T @ p0,
+        init_disturber_gain=np.zeros((1, 2)),
+        actor_lr=lambda remaining: 0.2 + 1.8 * remaining,
+        disturber_lr=lambda remaining: 0.2 + 1.8 * remaining,
+        action_noise=0.5,
+        disturbance_noise=0.5,
+        approximator_kwargs={"forgetting": 0.9995},
+        policy_update_episodes=0,
+        seed=0,
+    )
+    assert rel_err(model.actor_gain, k_u_star) > 0.1 and rel_err(model.disturber_gain, k_w_star) > 0.5
+    model.learn(60_000)
+    assert rel_err(model.value_matrix, p_star) < 0.05
+    assert rel_err(model.actor_gain, k_u_star) < 0.05
+    assert rel_err(model.disturber_gain, k_w_star) < 0.05
+
+
+def small_pendulum_model(seed: int | None = 0, **kwargs) -> RRL:
+    kwargs.setdefault("gamma", 0.5)
+    return RRL(
+        gym.make("RobustPendulum-v0"),
+        approximator="ngnet",
+        seed=seed,
+        max_disturbance=1.0,
+        approximator_kwargs={"low": [-math.pi, -2 * math.pi], "high": [math.pi, 2 * math.pi], "n_centers": (7, 7)},
+        **kwargs,
+    )
+
+
+def test_save_load_round_trip(tmp_path):
+    model = small_pendulum_model(action_noise=0.2)
+    model.learn(1_500)
+    path = tmp_path / "rrl_model"
+    model.save(path)
+    loaded = RRL.load(path)
+    observations = np.random.default_rng(0).uniform([-math.pi, -5], [math.pi, 5], size=(20, 2))
+    np.testing.assert_array_equal(loaded.predict(observations)[0], model.predict(observations)[0])
+    np.testing.assert_array_equal(loaded.critic.theta, model.critic.theta)
+    assert loaded.gamma == model.gamma and loaded.num_timesteps == model.num_timesteps
+    # the random generator is restored too: stochastic predictions match
+    np.testing.assert_array_equal(
+        loaded.predict(observations, deterministic=False)[0], model.predict(observations, deterministic=False)[0]
+    )
+    # and learning continues identically
+    loaded.set_env(gym.make("RobustPendulum-v0"))
+    model.set_env(gym.make("RobustPendulum-v0"))
+    loaded._env_seeded = model._env_seeded = False
+    loaded.learn(300)
+    model.learn(300)
+    np.testing.assert_array_equal(loaded.critic.theta, model.critic.theta)
+
+
+def test_save_load_quadratic_adc(tmp_path):
+    env = lq_env()
+    model = RRL(
+        env,
+        gamma=GAMMA,
+        policy="actor_disturber_critic",
+        approximator="quadratic",
+        action_noise=0.3,
+        init_actor_gain=np.array([[-30.0, -8.0]]),
+        seed=3,
+    )
+    model.learn(500)
+    model.save(tmp_path / "adc.zip")
+    loaded = RRL.load(tmp_path / "adc.zip", env=lq_env())
+    np.testing.assert_array_equal(loaded.actor_gain, model.actor_gain)
+    np.testing.assert_array_equal(loaded.value_matrix, model.value_matrix)
+    action, state = loaded.predict(np.array([0.1, -0.2]))
+    assert state is None and action.shape == (1,)
+
+
+def test_determinism_with_seed():
+    def train(seed: int) -> np.ndarray:
+        model = small_pendulum_model(seed=seed, action_noise=0.3, disturbance_noise=0.3)
+        model.learn(1_000)
+        return model.critic.theta
+
+    np.testing.assert_array_equal(train(7), train(7))
+    assert not np.array_equal(train(7), train(8))
+
+
+def test_predict_shapes_and_bounds():
+    model = small_pendulum_model()
+    model.critic.theta[:] = np.random.default_rng(0).normal(size=model.critic.theta.shape) * 10
+    action, _ = model.predict(np.array([0.5, 0.0]))
+    assert action.shape == (1,) and action.dtype == np.float32
+    batch, _ = model.predict(np.zeros((4, 2)))
+    assert batch.shape == (4, 1)
+    assert np.all(np.abs(batch) <= 1.0)
+    with pytest.raises(ValueError, match="observation"):
+        model.predict(np.zeros(3))
+
+
+def test_standard_rl_needs_no_disturbance_channel():
+    env = gym.make("Pendulum-v1")  # no disturbance channel, no dt attribute in action units
+    model = RRL(
+        env,
+        gamma=math.inf,
+        policy="actor_disturber_critic",
+        approximator="ngnet",
+        dt=0.05,
+        action_noise=0.1,
+        approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8], "n_centers": (3, 3, 5)},
+        seed=0,
+    )
+    model.learn(50)
+    assert model.disturbance_dim == 0
+
+
+@pytest.mark.parametrize("gamma", [0.0, -1.0, math.nan, "2"])
+def test_bad_gamma(gamma):
+    with pytest.raises(ValueError, match="gamma"):
+        RRL(lq_env(), gamma=gamma, approximator="quadratic")
+
+
+def test_finite_gamma_needs_a_disturbance_channel():
+    with pytest.raises(ValueError, match="disturbance channel"):
+        RRL(
+            gym.make("Pendulum-v1"),
+            gamma=1.0,
+            dt=0.05,
+            policy="actor_disturber_critic",
+            approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]},
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"policy": "greedy"}, "Unknown policy"),
+        ({"approximator": "mlp"}, "Unknown approximator"),
+        ({"input_gain": "guess"}, "Unknown input_gain"),
+        ({"tau": 0.0}, "tau"),
+        ({"kappa": -1.0}, "kappa"),
+        ({"actor_lr": -0.1}, "actor_lr"),
+        ({"policy_update_episodes": -1}, "policy_update_episodes"),
+        ({"approximator_kwargs": {"width": 3}}, "approximator_kwargs"),
+        ({"init_actor_gain": np.zeros((1, 2))}, "actor_disturber_critic"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    kwargs.setdefault("approximator", "quadratic")
+    with pytest.raises(ValueError, match=match):
+        RRL(lq_env(), gamma=GAMMA, **kwargs)
+
+
+def test_ngnet_needs_finite_ranges_and_value_gradient_needs_control_cost():
+    with pytest.raises(ValueError, match="finite ranges"):
+        RRL(gym.make("RobustPendulum-v0"), gamma=0.5)
+    with pytest.raises(ValueError, match="control cost"):
+        RRL(gym.make("Pendulum-v1"), dt=0.05, approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]})
+
+
+def test_learn_argument_errors():
+    model = small_pendulum_model()
+    with pytest.raises(ValueError, match="total_timesteps"):
+        model.learn(-1)
+    model.env = None
+    with pytest.raises(ValueError, match="no env"):
+        model.learn(10)
