@@ -160,7 +160,34 @@ def _disturbance_channel(env: gym.Env) -> tuple[spaces.Box, Callable[[np.ndarray
         ) from error
 
 
-class DisturbedByPolicy(gym.Wrapper):
+def _act(agent: Any, observation: np.ndarray) -> np.ndarray:
+    """:return: the agent's action: an SB3 model's deterministic ``predict``, or a plain callable's output."""
+    if hasattr(agent, "predict"):
+        action, _ = agent.predict(observation, deterministic=True)
+        return np.asarray(action)
+    return np.asarray(agent(observation))
+
+
+class _TwoPlayerWrapper(gym.Wrapper):
+    """Remembers the last observation, which the fixed player acts on at the next step."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._space, self._set = _disturbance_channel(env)
+        self._obs: np.ndarray | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset and remember the observation."""
+        self._obs, info = self.env.reset(seed=seed, options=options)
+        return self._obs, info
+
+    def _last_observation(self) -> np.ndarray:
+        if self._obs is None:
+            raise RuntimeError("Call reset() before step()")
+        return self._obs
+
+
+class DisturbedByPolicy(_TwoPlayerWrapper):
     """
     Let a fixed adversary set the disturbance before every step, so the protagonist trains with any SB3 algorithm.
 
@@ -170,29 +197,16 @@ class DisturbedByPolicy(gym.Wrapper):
 
     def __init__(self, env: gym.Env, adversary: Any) -> None:
         super().__init__(env)
-        self._space, self._set = _disturbance_channel(env)
         self.adversary = adversary
-        self._obs: np.ndarray | None = None
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset and remember the observation the adversary acts on."""
-        self._obs, info = self.env.reset(seed=seed, options=options)
-        return self._obs, info
 
     def step(self, action):
         """The adversary's disturbance, then the protagonist's action."""
-        if self._obs is None:
-            raise RuntimeError("Call reset() before step()")
-        if hasattr(self.adversary, "predict"):
-            w, _ = self.adversary.predict(self._obs, deterministic=True)
-        else:
-            w = self.adversary(self._obs)
-        self._set(np.asarray(w))
+        self._set(_act(self.adversary, self._last_observation()))
         self._obs, reward, terminated, truncated, info = self.env.step(action)
         return self._obs, reward, terminated, truncated, info
 
 
-class DisturberEnv(gym.Wrapper):
+class DisturberEnv(_TwoPlayerWrapper):
     """
     The adversary's view: actions are disturbances, the protagonist is fixed, rewards are negated (zero-sum, as in RARL).
 
@@ -202,24 +216,12 @@ class DisturberEnv(gym.Wrapper):
 
     def __init__(self, env: gym.Env, protagonist: Any) -> None:
         super().__init__(env)
-        space, self._set = _disturbance_channel(env)
-        self.action_space = space
+        self.action_space = self._space
         self.protagonist = protagonist
-        self._obs: np.ndarray | None = None
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset and remember the observation the protagonist acts on."""
-        self._obs, info = self.env.reset(seed=seed, options=options)
-        return self._obs, info
 
     def step(self, action):
         """Apply the disturbance ``action``, let the protagonist act, and return the negated reward."""
-        if self._obs is None:
-            raise RuntimeError("Call reset() before step()")
+        observation = self._last_observation()
         self._set(np.asarray(action))
-        if hasattr(self.protagonist, "predict"):
-            control, _ = self.protagonist.predict(self._obs, deterministic=True)
-        else:
-            control = self.protagonist(self._obs)
-        self._obs, reward, terminated, truncated, info = self.env.step(control)
+        self._obs, reward, terminated, truncated, info = self.env.step(_act(self.protagonist, observation))
         return self._obs, -float(reward), terminated, truncated, info
