@@ -39,6 +39,12 @@ def stabilising_design(env: LinearQuadraticGameEnv) -> np.ndarray:
     return scipy_linalg.solve_continuous_are(env.a, env.b2, np.diag([30.0, 3.0]), env.r)
 
 
+def lq_model(env: LinearQuadraticGameEnv, policy: str, **kwargs) -> RRL:
+    """An RRL on the LQ game: quadratic critic, undiscounted, no traces, started from the stabilising design."""
+    kwargs.setdefault("init_value_matrix", stabilising_design(env))
+    return RRL(env, gamma=GAMMA, policy=policy, approximator="quadratic", tau=math.inf, kappa=0.0, **kwargs)
+
+
 def rel_err(estimate: np.ndarray, truth: np.ndarray) -> float:
     return float(np.linalg.norm(estimate - truth) / np.linalg.norm(truth))
 
@@ -54,18 +60,7 @@ def test_game_riccati_solution_is_a_saddle_point():
 def test_lq_value_gradient_converges_to_game_riccati():
     env = lq_env()
     p_star, k_u_star, k_w_star = game_riccati(env, GAMMA)
-    p0 = stabilising_design(env)
-    model = RRL(
-        env,
-        gamma=GAMMA,
-        policy="value_gradient",
-        approximator="quadratic",
-        tau=math.inf,
-        kappa=0.0,
-        init_value_matrix=p0,
-        policy_update_episodes=2,
-        seed=0,
-    )
+    model = lq_model(env, "value_gradient", policy_update_episodes=2, seed=0)
     assert rel_err(model.value_matrix, p_star) > 0.05  # the initial design is not the answer
     model.learn(6_000)
     k_u, k_w = model.policy_gains()
@@ -77,14 +72,9 @@ def test_lq_value_gradient_converges_to_game_riccati():
 def test_lq_value_gradient_with_learned_input_gain():
     env = lq_env()
     p_star, k_u_star, _ = game_riccati(env, GAMMA)
-    model = RRL(
+    model = lq_model(
         env,
-        gamma=GAMMA,
-        policy="value_gradient",
-        approximator="quadratic",
-        tau=math.inf,
-        kappa=0.0,
-        init_value_matrix=stabilising_design(env),
+        "value_gradient",
         policy_update_episodes=2,
         input_gain="learned",
         action_noise=0.5,
@@ -103,13 +93,9 @@ def test_lq_actor_disturber_critic_converges_to_game_riccati():
     env = lq_env()
     p_star, k_u_star, k_w_star = game_riccati(env, GAMMA)
     p0 = stabilising_design(env)
-    model = RRL(
+    model = lq_model(
         env,
-        gamma=GAMMA,
-        policy="actor_disturber_critic",
-        approximator="quadratic",
-        tau=math.inf,
-        kappa=0.0,
+        "actor_disturber_critic",
         init_value_matrix=p0,
         init_actor_gain=-env.b2.T @ p0,
         init_disturber_gain=np.zeros((1, 2)),
