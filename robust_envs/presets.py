@@ -102,6 +102,8 @@ def _build_presets() -> dict[str, UncertaintySet]:
             "RobustWalker2d-v0", {"torso_density": (500.0, 3000.0)}, name="wr2l/walker2d/test-torso-density", source=WR2L
         )
     )
+    # -- classic CartPole and Shadow-hand cube presets --
+    # -- DeepMind Control Suite presets --
     return {s.name: s for s in sets}
 
 

@@ -22,6 +22,8 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("RobustInvertedPendulum-v0", "robust_envs.inverted_pendulum:RobustInvertedPendulumEnv", 1000),
     EnvEntry("RobustInvertedDoublePendulum-v0", "robust_envs.inverted_double_pendulum:RobustInvertedDoublePendulumEnv", 1000),
     EnvEntry("RobustPendulum-v0", "robust_envs.pendulum:RobustPendulumEnv", 1000),  # 20 s trials at dt = 0.02 s
+    # -- classic CartPole and the Shadow-hand cube --
+    # -- DeepMind Control Suite family --
 )
 
 
