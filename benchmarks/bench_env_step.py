@@ -46,11 +46,10 @@ def main() -> None:
         # unwrapped by default: the wrappers gym.make adds are the same for both and only dilute the ratio
         upstream = gym.make(upstream_id) if args.wrapped else gym.make(upstream_id).unwrapped
         robust = gym.make(entry.env_id) if args.wrapped else gym.make(entry.env_id).unwrapped
-        rng = np.random.default_rng(0)
-        actions = rng.uniform(
-            upstream.action_space.low, upstream.action_space.high, (args.steps, *upstream.action_space.shape)
-        )
-        actions = actions.astype(np.float32)
+        space = upstream.action_space
+        space.seed(0)
+        # float32 actions, as policies give them (Box), or ints (Discrete)
+        actions = [space.sample() for _ in range(args.steps)]
         best_up, best_robust = np.inf, np.inf
         for _ in range(args.rounds):  # interleaved rounds, so both see the same machine load
             best_up = min(best_up, time_steps(upstream, actions))

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from robust_envs.params import ParamsLike, ParamSpace
+from robust_envs.params import ParamsLike, ParamSpace, ValidatedParams
 
 
 class NextStates(NamedTuple):
@@ -58,6 +58,8 @@ class PerturbableEnv(gym.Env):
     def spec(self, value: EnvSpec | None) -> None:
         if value is not None and value.kwargs.get("params") is not None:
             raw = value.kwargs["params"]
+            if isinstance(raw, ValidatedParams):
+                raw = raw.vector
             if isinstance(raw, Mapping):
                 clean: Any = {str(k): float(v) for k, v in raw.items()}
             else:
@@ -95,8 +97,8 @@ class PerturbableEnv(gym.Env):
         """:return: the parameters of the episode a ``reset`` with these options starts."""
         if not options:
             return self._params
-        unknown = set(options) - {"params"}
-        if unknown:
+        if len(options) > 1 or "params" not in options:
+            unknown = set(options) - {"params"}
             raise ValueError(f"Unknown reset option(s) {sorted(unknown)} for {type(self).__name__}; allowed: ['params']")
         return self.param_space.resolve(options["params"], base=self._params)
 

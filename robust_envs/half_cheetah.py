@@ -68,4 +68,6 @@ class RobustHalfCheetahEnv(RobustMujocoEnv, HalfCheetahEnv):
     ) -> tuple[np.ndarray, Any, Any, dict[str, Any]]:
         observation = planar_observation(qpos, qvel, self._exclude_current_positions_from_observation, None)
         reward, info = forward_reward_terms(self, qpos_before, qpos, action, None)
-        return observation, reward, np.zeros(np.shape(reward), dtype=bool), info
+        # it never terminates; a Python False for one state spares step() a 0-d array
+        terminated = False if qpos.ndim == 1 else np.zeros(qpos.shape[0], dtype=bool)
+        return observation, reward, terminated, info

@@ -71,7 +71,12 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
         derived: Mapping[str, np.ndarray],
     ) -> tuple[np.ndarray, Any, Any, dict[str, Any]]:
         observation = np.concatenate((qpos, qvel), axis=-1)
-        # x.T[1] is a numpy scalar for one state and a column for a batch (see robust_envs.locomotion)
-        terminated = ~np.all(np.isfinite(observation), axis=-1) | (np.abs(observation.T[1]) > 0.2)
-        reward = 1.0 - terminated
+        if observation.ndim == 1:
+            # one state (step): Python bools, as Gymnasium's code, because numpy's per-call overhead on
+            # 0-d values would be a sizeable share of this cheap env's step
+            terminated = not np.isfinite(observation).all() or abs(observation[1]) > 0.2
+            reward = 0.0 if terminated else 1.0
+        else:
+            terminated = ~np.all(np.isfinite(observation), axis=-1) | (np.abs(observation[:, 1]) > 0.2)
+            reward = 1.0 - terminated
         return observation, reward, terminated, {"reward_survive": reward}

@@ -52,10 +52,11 @@ def forward_reward_terms(
     :param healthy: the health flags after the step, or ``None`` for tasks without a healthy bonus
     :return: reward and the info entries of Gymnasium's env
     """
-    x_velocity = (qpos.T[0] - qpos_before.T[0]) / env.dt
+    x_after = qpos.T[0]
+    x_velocity = (x_after - qpos_before.T[0]) / env.dt
     forward_reward = env._forward_reward_weight * x_velocity
     ctrl_cost = env._ctrl_cost_weight * np.sum(np.square(action), axis=-1)
-    info = {"x_position": qpos.T[0], "x_velocity": x_velocity, "reward_forward": forward_reward}
+    info = {"x_position": x_after, "x_velocity": x_velocity, "reward_forward": forward_reward}
     if healthy is None:
         reward = forward_reward - ctrl_cost
     else:

@@ -76,7 +76,7 @@ class RobustMujocoEnv(PerturbableEnv):
     def _init_robust(self, params: ParamsLike | None) -> None:
         """Validate ``params`` before the upstream constructor builds the simulation."""
         self._init_params(params)
-        self._applied: np.ndarray | None = None
+        self._applied_key: bytes | None = None  # the parameter vector (as bytes) the installed model has
         # the env's own models, by parameter vector: (model, parameter vector its constants were computed for)
         self._pool: OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]] = OrderedDict()
         self._rollout_pool: mujoco.rollout.Rollout | None = None
@@ -84,10 +84,14 @@ class RobustMujocoEnv(PerturbableEnv):
 
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Build the model of the constructor's parameters (replaces ``MujocoEnv``'s plain XML load)."""
-        self._builder = ModelBuilder(self.fullpath, self.param_space)  # type: ignore[attr-defined]
+        self._builder = self._make_builder()
         model = self._editable_model(self._params)
-        self._applied = self._params.copy()
+        self._applied_key = self._params.tobytes()
         return model, mujoco.MjData(model)
+
+    def _make_builder(self) -> ModelBuilder:
+        """:return: the builder of this env's models (override to add structural edits of the MJCF)."""
+        return ModelBuilder(self.fullpath, self.param_space)  # type: ignore[attr-defined]
 
     def _editable_model(self, vector: np.ndarray) -> mujoco.MjModel:
         """
@@ -126,14 +130,16 @@ class RobustMujocoEnv(PerturbableEnv):
 
     # ---- parameters -----------------------------------------------------------------------------
     def _apply_params(self, vector: np.ndarray) -> None:
-        if self._applied is not None and np.array_equal(vector, self._applied):
+        # byte comparison: the cheapest exact test, and resets with unchanged parameters are the common case
+        key = vector.tobytes()
+        if key == self._applied_key:
             return
         # In-place edits cost microseconds (mj_setConst included); a geometry seen before is a lookup,
         # a new one a recompile (about 1 ms). Either way no model is copied per reset.
         model = self._editable_model(vector)
         if model is not self.model:
             self._install_model(model)
-        self._applied = vector.copy()
+        self._applied_key = key
 
     def _install_model(self, model: mujoco.MjModel) -> None:
         # Perturbed models have the sizes of the nominal one (geometry edits add no element), so the
@@ -171,9 +177,9 @@ class RobustMujocoEnv(PerturbableEnv):
 
     def step(self, action):  # type: ignore[override]
         """Advance ``frame_skip`` substeps; observation, reward and termination come from :meth:`_transition`."""
-        qpos_before = self.data.qpos.copy()
-        self.do_simulation(action, self.frame_skip)  # type: ignore[attr-defined]
         data = self.data
+        qpos_before = data.qpos.copy()
+        self.do_simulation(action, self.frame_skip)  # type: ignore[attr-defined]
         derived = {name: getattr(data, name) for name in self.derived_fields} if self.derived_fields else _NO_DERIVED
         observation, reward, terminated, info = self._transition(qpos_before, action, data.qpos, data.qvel, derived)
         info["params"] = self.params

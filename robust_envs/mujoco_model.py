@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import mujoco
@@ -51,7 +51,8 @@ class LRUCache:
 _PRISTINE_CACHE = LRUCache(maxsize=128)
 
 
-def _apply_geometry(spec: mujoco.MjSpec, edit: GeometryEdit, factor: float) -> None:
+def apply_geometry(spec: mujoco.MjSpec, edit: GeometryEdit, factor: float) -> None:
+    """Scale the elements ``edit`` names in ``spec`` by ``factor`` (a geometry parameter's ``value / nominal``)."""
     for name in edit.geom_fromto:
         geom = spec.geom(name)
         fromto = np.array(geom.fromto, dtype=np.float64)
@@ -68,23 +69,31 @@ def _apply_geometry(spec: mujoco.MjSpec, edit: GeometryEdit, factor: float) -> N
         site.pos = np.array(site.pos, dtype=np.float64) * factor
 
 
-def compile_pristine(xml_path: str, geometry: tuple[tuple[GeometryEdit, float], ...]) -> mujoco.MjModel:
+def compile_pristine(
+    xml_path: str,
+    geometry: tuple[tuple[GeometryEdit, float], ...],
+    prepare: Callable[[mujoco.MjSpec], None] | None = None,
+) -> mujoco.MjModel:
     """
     Compile the model of ``xml_path`` with geometry edits, from a cache when it was built before.
 
-    With no edit (or only unit factors) this is the upstream model exactly.
+    With no edit (or only unit factors) and no ``prepare`` this is the upstream model exactly.
 
     :param xml_path: absolute path of the MJCF file
     :param geometry: ``(edit, factor)`` pairs, ``factor = value / nominal``
+    :param prepare: structural edits of the env applied to the spec before the geometry edits (a
+        module-level function: it is part of the cache key)
     :return: the compiled model; treat it as read-only (copy before editing)
     """
-    key = (xml_path, tuple((edit, factor) for edit, factor in geometry if factor != 1.0))
+    key = (xml_path, prepare, tuple((edit, factor) for edit, factor in geometry if factor != 1.0))
     model = _PRISTINE_CACHE.get(key)
     if model is None:
-        if key[1]:
+        if key[2] or prepare is not None:
             spec = mujoco.MjSpec.from_file(xml_path)
-            for edit, factor in key[1]:
-                _apply_geometry(spec, edit, factor)
+            if prepare is not None:
+                prepare(spec)
+            for edit, factor in key[2]:
+                apply_geometry(spec, edit, factor)
             model = spec.compile()
         else:
             model = mujoco.MjModel.from_xml_path(xml_path)
@@ -105,10 +114,18 @@ class ModelBuilder:
     :param xml_path: absolute path of the MJCF file
     :param param_space: the parameters
     :param cache_size: how many fully built models :meth:`model_for` keeps
+    :param prepare_spec: the env's structural edits of the MJCF, applied before the geometry edits
     """
 
-    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        xml_path: str,
+        param_space: ParamSpace,
+        cache_size: int = 256,
+        prepare_spec: Callable[[mujoco.MjSpec], None] | None = None,
+    ) -> None:
         self.xml_path = xml_path
+        self.prepare_spec = prepare_spec
         self.param_space = param_space
         self._geometry_idx = param_space.indices_of_kind("geometry")
         self._const_idx = param_space.indices_of_kind("mass_scale", "dof_armature")
@@ -124,7 +141,7 @@ class ModelBuilder:
 
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only compiled model for the geometry of ``vector``."""
-        return compile_pristine(self.xml_path, self.geometry_key(vector))
+        return compile_pristine(self.xml_path, self.geometry_key(vector), self.prepare_spec)
 
     def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
         """

@@ -113,7 +113,29 @@ class ParamGroup:
     description: str
 
 
-ParamsLike = Mapping[str, float] | Sequence[float] | np.ndarray
+class ValidatedParams:
+    """
+    A full parameter vector already validated against one :class:`ParamSpace`, for settings used many times.
+
+    :meth:`ParamSpace.validated` makes one; :meth:`ParamSpace.resolve` (and so ``params=``, ``set_params``
+    and ``reset(options={"params": ...})``) takes it without checking the values again, which is what
+    keeps a domain-randomised reset cheap. The vector is read-only, so it stays valid.
+
+    :param space: the parameter space it was validated against
+    :param vector: the read-only full vector, in declared order
+    """
+
+    __slots__ = ("space", "vector")
+
+    def __init__(self, space: ParamSpace, vector: np.ndarray) -> None:
+        self.space = space
+        self.vector = vector
+
+    def __repr__(self) -> str:
+        return f"ValidatedParams({self.space.to_dict(self.vector)})"
+
+
+ParamsLike = Mapping[str, float] | Sequence[float] | np.ndarray | ValidatedParams
 
 
 @dataclass(frozen=True)
@@ -138,6 +160,7 @@ class ParamSpace:
     _high: np.ndarray = field(init=False, repr=False, compare=False)
     _groups: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _bounds: tuple[tuple[float, float], ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {spec.name: i for i, spec in enumerate(self.specs)}
@@ -156,6 +179,10 @@ class ParamSpace:
         object.__setattr__(self, "_high", np.array([spec.high for spec in self.specs], dtype=np.float64))
         object.__setattr__(self, "_groups", {group.name: group.members for group in self.groups})
         object.__setattr__(self, "_names", tuple(spec.name for spec in self.specs))
+        # (low, high) as Python floats for the fast check of full vectors; only where every bound is
+        # finite, since the check then also rejects NaN and inf (comparisons with NaN are false)
+        finite = all(math.isfinite(spec.low) and math.isfinite(spec.high) for spec in self.specs)
+        object.__setattr__(self, "_bounds", tuple((spec.low, spec.high) for spec in self.specs) if finite else None)
 
     # ---- introspection -------------------------------------------------------------------
     @property
@@ -232,6 +259,23 @@ class ParamSpace:
         :raises ValueError: unknown name, wrong length, NaN or inf, value outside the physical bounds
         :raises TypeError: input that is neither a mapping nor a sequence of numbers
         """
+        if type(params) is ValidatedParams:
+            if params.space is not self and params.space != self:  # equal after a pickle round trip
+                raise ValueError(
+                    f"ValidatedParams of {params.space.owner} given to {self.owner}: validate them with this env's param_space"
+                )
+            return params.vector.copy()
+        if (
+            self._bounds is not None
+            and type(params) is np.ndarray
+            and params.dtype == np.float64
+            and params.shape == self._nominal.shape
+            # on ten-odd values a Python comparison beats numpy's per-call overhead threefold
+            and all(low <= x <= high for (low, high), x in zip(self._bounds, params.tolist(), strict=True))
+        ):
+            # a valid full float vector, what wrappers and samplers pass at every reset; anything else,
+            # invalid vectors included, takes the checks below, which name the bad value
+            return params.copy()
         vector = self._nominal.copy() if base is None else np.array(base, dtype=np.float64)
         if params is None:
             return vector
@@ -275,6 +319,28 @@ class ParamSpace:
             )
         self.check_bounds(vector)
         return vector
+
+    def validated(self, params: ParamsLike | None, base: np.ndarray | None = None) -> ValidatedParams:
+        """
+        :param params: as for :meth:`resolve`
+        :param base: as for :meth:`resolve`
+        :return: the resolved vector, wrapped so that :meth:`resolve` takes it again without re-checking
+        """
+        vector = self.resolve(params, base)
+        vector.flags.writeable = False
+        return ValidatedParams(self, vector)
+
+    def assignment(self, setting: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Where a partial setting writes into a full vector, for settings applied many times (domain randomisation).
+
+        :param setting: a mapping from parameter or group names to values
+        :return: positions and values (validated like :meth:`resolve`): ``vector[positions] = values``
+            applies the setting to any valid ``vector``
+        """
+        vector = self.resolve(setting)
+        positions = np.array(sorted({self._index[m] for key in setting for m in self.expand(key)}), dtype=np.intp)
+        return positions, vector[positions]
 
     def check_bounds(self, vector: np.ndarray) -> None:
         """

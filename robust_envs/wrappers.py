@@ -37,7 +37,8 @@ class DomainRandomization(gym.Wrapper):
         base = _perturbable(env, "DomainRandomization")
         if not isinstance(uncertainty_set, UncertaintySet):
             raise TypeError(f"uncertainty_set must be an UncertaintySet, got {type(uncertainty_set).__name__}")
-        uncertainty_set.validate(base.param_space)
+        self._draw = uncertainty_set.vector_sampler(base.param_space)  # validates the set against the env
+        self._base = base
         self.uncertainty_set = uncertainty_set
         self._rng = np.random.default_rng()
 
@@ -47,8 +48,9 @@ class DomainRandomization(gym.Wrapper):
             raise ValueError("DomainRandomization draws the params itself; do not pass options['params'] (unwrap to set them)")
         if seed is not None:
             self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-        params = self.uncertainty_set.sample(self._rng)
-        return self.env.reset(seed=seed, options={**(options or {}), "params": params})
+        # the drawn setting on top of the env's persistent parameters, as a partial mapping would be
+        params = self._draw(self._rng, self._base._params)
+        return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
 
 
 class PerturbedTransitions(gym.Wrapper):

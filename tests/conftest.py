@@ -10,6 +10,8 @@ from robust_envs.mujoco_env import RobustMujocoEnv
 
 ROBUST_IDS = [entry.env_id for entry in robust_envs.ENVS]
 MUJOCO_IDS = [env_id for env_id in ROBUST_IDS if issubclass(robust_envs.env_class(env_id), RobustMujocoEnv)]
+#: MuJoCo envs that reproduce a Gymnasium env at nominal parameters (the hand's upstream class does not run)
+UPSTREAM_MUJOCO_IDS = [env_id for env_id in MUJOCO_IDS if getattr(robust_envs.env_class(env_id), "upstream_id", None)]
 
 
 def make_unwrapped(env_id: str, **kwargs):

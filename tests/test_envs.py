@@ -13,7 +13,7 @@ from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import robust_envs
-from tests.conftest import MUJOCO_IDS, ROBUST_IDS
+from tests.conftest import MUJOCO_IDS, ROBUST_IDS, UPSTREAM_MUJOCO_IDS
 
 # Gymnasium warns about unbounded Box observations and InvertedPendulum's [-3, 3] actions exactly as
 # for its own v5 envs; MuJoCo about HalfCheetah's deprecated settotalmass.
@@ -92,7 +92,7 @@ def test_spec_json_round_trip_with_params(env_id):
     assert EnvSpec.from_json(vector_env.spec.to_json()).kwargs["params"] == space.nominal.tolist()
 
 
-@pytest.mark.parametrize("env_id", MUJOCO_IDS)
+@pytest.mark.parametrize("env_id", UPSTREAM_MUJOCO_IDS)
 def test_nominal_reproduces_upstream_v5(env_id):
     robust = gym.make(env_id)
     upstream = gym.make(robust_envs.env_class(env_id).upstream_id)

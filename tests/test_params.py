@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
+import robust_envs
 from robust_envs.hopper import RobustHopperEnv
 from tests.conftest import MUJOCO_IDS
 
@@ -134,3 +136,41 @@ def test_param_names_are_json_ready():
     _, info = env.reset(seed=0)
     assert all(type(v) is float for v in info["params"].values())
     assert len(info["params"]) == 20
+
+
+def test_validated_params_are_taken_without_rechecking_and_stay_valid():
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    validated = space.validated({"density": 900.0})
+    np.testing.assert_array_equal(space.resolve(validated), space.resolve({"density": 900.0}))
+    with pytest.raises(ValueError, match="read-only"):
+        validated.vector[0] = -1.0  # a validated vector cannot be made invalid afterwards
+    other = robust_envs.env_class("RobustWalker2d-v0").param_space
+    with pytest.raises(ValueError, match="RobustHopper-v0 given to RobustWalker2d-v0"):
+        other.resolve(validated)
+    env = gym.make("RobustHopper-v0")
+    _, info = env.reset(seed=0, options={"params": validated})
+    assert info["params"]["torso_density"] == 900.0
+    assert pickle.loads(pickle.dumps(validated)).space == space
+
+
+def test_full_vector_fast_path_still_names_bad_values():
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    vector = space.nominal.copy()
+    vector[3] = np.nan
+    with pytest.raises(ValueError, match=f"{space.names[3]}.*finite"):
+        space.resolve(vector)
+    vector[3] = -5.0
+    with pytest.raises(ValueError, match=f"{space.names[3]}.*outside its physical bounds"):
+        space.resolve(vector)
+    vector[3] = 900.0
+    resolved = space.resolve(vector)
+    vector[3] = 1.0
+    assert resolved[3] == 900.0  # a copy: the caller's array can change afterwards
+
+
+def test_assignment_writes_groups_into_every_member():
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    positions, values = space.assignment({"density": 800.0, "friction": 0.7})
+    names = [space.names[i] for i in positions]
+    assert set(names) == {n for n in space.names if n.endswith("_density")} | {"friction"}
+    assert dict(zip(names, values.tolist(), strict=True))["friction"] == 0.7

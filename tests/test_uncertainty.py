@@ -113,3 +113,38 @@ def test_wr2l_parameterisations():
 def test_unknown_preset_suggests():
     with pytest.raises(ValueError, match="Did you mean 'jiang2021/hopper/train'"):
         get_preset("jiang2021/hoper/train")
+
+
+@pytest.mark.parametrize(
+    "uncertainty_set",
+    [
+        UncertaintySet.box("RobustHopper-v0", {"density": (750.0, 1250.0), "friction": (0.1, 10.0)}),
+        UncertaintySet.box("RobustHopper-v0", {"torso_density": (500.0, 3000.0)}, distribution="log-uniform"),
+        UncertaintySet.finite("RobustHopper-v0", [{"density": 900.0}, {"friction": 0.5, "foot_density": 1100.0}]),
+    ],
+    ids=["box", "log-box", "finite"],
+)
+def test_vector_sampler_draws_what_sample_draws(uncertainty_set):
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    base = space.resolve({"thigh_damping": 2.0})  # persistent values the draws are written onto
+    draw = uncertainty_set.vector_sampler(space)
+    fast_rng, slow_rng = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(50):
+        fast = space.resolve(draw(fast_rng, base))
+        slow = space.resolve(uncertainty_set.sample(slow_rng), base=base)
+        np.testing.assert_array_equal(fast, slow)
+
+
+def test_finite_draws_are_uniform_over_members():
+    members = [{"pole_length": 0.5 + 0.1 * i} for i in range(5)]
+    draws = UncertaintySet.finite("RobustInvertedPendulum-v0", members).sample_many(np.random.default_rng(0), 5000)
+    counts = np.bincount([round((d["pole_length"] - 0.5) / 0.1) for d in draws], minlength=5)
+    # 1000 expected per member; a binomial standard deviation is about 28
+    assert counts.min() > 900 and counts.max() < 1100
+
+
+def test_grid_has_one_point_on_a_fixed_dimension():
+    box = UncertaintySet.box("RobustCartPole-v0", {"force_mag": (10.0, 10.0), "pole_length": (1.0, 6.0)})
+    grid = box.grid(4)
+    assert len(grid) == 4
+    assert {cell["force_mag"] for cell in grid} == {10.0}
