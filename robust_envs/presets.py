@@ -63,6 +63,13 @@ def _jiang_locomotion(env_id: str, short: str, train_friction: tuple[float, floa
     return train, test
 
 
+def _suite_presets() -> list[UncertaintySet]:
+    # imported here: the suite presets module is cheap, but keep dm_control-side modules out of `import robust_envs`
+    from robust_envs.suite.presets import suite_presets
+
+    return suite_presets()
+
+
 def _build_presets() -> dict[str, UncertaintySet]:
     sets: list[UncertaintySet] = []
     sets += _jiang_locomotion("RobustWalker2d-v0", "walker2d", (0.2, 2.5), (0.05, 0.2))
@@ -103,7 +110,50 @@ def _build_presets() -> dict[str, UncertaintySet]:
         )
     )
     # -- classic CartPole and Shadow-hand cube presets --
+    # Jiang et al. Table 1, CP: training force 1-20, pole length 0.05-1, pole mass 0.01-1; testing force 10,
+    # length 1-6, mass 1-6. pole_length is Gymnasium's `length` (pivot to centre of mass), see RobustCartPole-v0.
+    cp = "RobustCartPole-v0"
+    sets.append(
+        UncertaintySet.box(
+            cp,
+            {"force_mag": (1.0, 20.0), "pole_length": (0.05, 1.0), "pole_mass": (0.01, 1.0)},
+            name="jiang2021/cartpole/train",
+            source=JIANG,
+        )
+    )
+    sets.append(
+        UncertaintySet.box(
+            cp,
+            {"force_mag": (10.0, 10.0), "pole_length": (1.0, 6.0), "pole_mass": (1.0, 6.0)},
+            name="jiang2021/cartpole/test",
+            source=JIANG,
+        )
+    )
+    # Mankowitz et al. Table 3 (appendix H.3), Shadow hand: half-cube width in metres; the nominal
+    # (training) model is the first member of the uncertainty set.
+    hand_source = (
+        "Mankowitz et al., Robust Reinforcement Learning for Continuous Control with Model Misspecification, "
+        "ICLR 2020, Table 3 (Shadow hand, half-cube width)"
+    )
+    hand = "RobustShadowHandCube-v0"
+    sets.append(
+        UncertaintySet.finite(
+            hand,
+            [{"cube_half_width": w} for w in (0.025, 0.022, 0.02)],
+            name="mankowitz2020/shadowhand/uncertainty",
+            source=hand_source,
+        )
+    )
+    sets.append(
+        UncertaintySet.finite(
+            hand,
+            [{"cube_half_width": w} for w in (0.021, 0.018, 0.015)],
+            name="mankowitz2020/shadowhand/holdout",
+            source=hand_source,
+        )
+    )
     # -- DeepMind Control Suite presets --
+    sets += _suite_presets()
     return {s.name: s for s in sets}
 
 

@@ -23,7 +23,19 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("RobustInvertedDoublePendulum-v0", "robust_envs.inverted_double_pendulum:RobustInvertedDoublePendulumEnv", 1000),
     EnvEntry("RobustPendulum-v0", "robust_envs.pendulum:RobustPendulumEnv", 1000),  # 20 s trials at dt = 0.02 s
     # -- classic CartPole and the Shadow-hand cube --
+    EnvEntry("RobustCartPole-v0", "robust_envs.cartpole:RobustCartPoleEnv", 500),  # as CartPole-v1
+    EnvEntry("RobustShadowHandCube-v0", "robust_envs.shadow_hand:RobustShadowHandCubeEnv", 200),  # 8 s, the paper's episodes
     # -- DeepMind Control Suite family --
+    # 1000 control steps = the suite's time limits (cartpole, acrobot, cheetah 10 s; pendulum, hopper 20 s; walker 25 s)
+    EnvEntry("RobustCartpoleBalance-v0", "robust_envs.suite.cartpole:RobustCartpoleBalanceEnv", 1000),
+    EnvEntry("RobustCartpoleSwingup-v0", "robust_envs.suite.cartpole:RobustCartpoleSwingupEnv", 1000),
+    EnvEntry("RobustPendulumSwingup-v0", "robust_envs.suite.pendulum:RobustPendulumSwingupEnv", 1000),
+    EnvEntry("RobustAcrobotSwingup-v0", "robust_envs.suite.acrobot:RobustAcrobotSwingupEnv", 1000),
+    EnvEntry("RobustHopperHop-v0", "robust_envs.suite.hopper:RobustHopperHopEnv", 1000),
+    EnvEntry("RobustHopperStand-v0", "robust_envs.suite.hopper:RobustHopperStandEnv", 1000),
+    EnvEntry("RobustWalkerWalk-v0", "robust_envs.suite.walker:RobustWalkerWalkEnv", 1000),
+    EnvEntry("RobustWalkerRun-v0", "robust_envs.suite.walker:RobustWalkerRunEnv", 1000),
+    EnvEntry("RobustCheetahRun-v0", "robust_envs.suite.cheetah:RobustCheetahRunEnv", 1000),
 )
 
 

@@ -1,0 +1,179 @@
+"""
+Length parameters of the DeepMind Control Suite models: MjSpec edits that stretch a segment and move what hangs below it.
+
+The shared :class:`~robust_envs.mujoco_model.ModelBuilder` scales geometry about its origin, which suits
+Gymnasium's XMLs. In the suite's XMLs the parameters of paper 000 are absolute lengths (a pole's length,
+a capsule's half-length, a ``fromto`` end point), and the bodies below a segment sit at offsets that are
+not proportional to it (the walker's leg hangs 0.7 m below its 0.45 m thigh, with the knee joint 0.25 m
+up inside the leg). A :class:`LengthEdit` therefore *translates*: every listed element moves by the change
+of the parameter times a fixed vector, so the joint at the end of a segment stays at its end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import mujoco
+import numpy as np
+
+from robust_envs.mujoco_model import LRUCache, ModelBuilder
+from robust_envs.params import GeometryEdit, ParamSpace
+
+#: Which MjSpec field a :class:`Move` shifts:
+#:
+#: - ``geom_fromto_start`` / ``geom_fromto_end``: one end point of a geom's ``fromto`` segment;
+#: - ``geom_pos``, ``body_pos``, ``site_pos``, ``camera_pos``: the element's position in its parent frame;
+#: - ``geom_half_length``: ``size[1]`` of a capsule or cylinder given by ``pos`` and ``size`` (first component
+#:   of the vector used).
+MoveTarget = Literal[
+    "geom_fromto_start", "geom_fromto_end", "geom_pos", "geom_half_length", "body_pos", "site_pos", "camera_pos"
+]
+
+
+class Move(NamedTuple):
+    """
+    One element a length parameter moves: ``field += (value - nominal) * per_unit``.
+
+    :param target: the field, see :data:`MoveTarget`
+    :param name: the element's name in the MJCF
+    :param per_unit: displacement per metre of parameter change, in the parent frame
+    """
+
+    target: MoveTarget
+    name: str
+    per_unit: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class LengthEdit(GeometryEdit):
+    """
+    A length parameter of a suite model: a list of :class:`Move` applied to the MjSpec.
+
+    The inherited scaling fields of :class:`~robust_envs.params.GeometryEdit` stay empty.
+
+    :param moves: the elements that move with the parameter
+    """
+
+    moves: tuple[Move, ...] = ()
+
+    def describe(self) -> str:
+        """:return: a one-line summary of the MjSpec fields this edit touches."""
+        return "; ".join(f"{m.target.replace('_', ' ', 1)} {m.name} += d*{tuple(m.per_unit)}" for m in self.moves)
+
+    def apply(self, spec: mujoco.MjSpec, change: float) -> None:
+        """
+        Shift every listed element of ``spec`` by ``change * per_unit``.
+
+        :param spec: the editable model
+        :param change: parameter value minus its nominal value (m)
+        """
+        for move in self.moves:
+            shift = change * np.asarray(move.per_unit, dtype=np.float64)
+            if move.target in ("geom_fromto_start", "geom_fromto_end"):
+                geom = spec.geom(move.name)
+                fromto = np.array(geom.fromto, dtype=np.float64)
+                part = slice(0, 3) if move.target == "geom_fromto_start" else slice(3, 6)
+                fromto[part] += shift
+                geom.fromto = fromto
+            elif move.target == "geom_half_length":
+                geom = spec.geom(move.name)
+                size = np.array(geom.size, dtype=np.float64)
+                size[1] += shift[0]
+                geom.size = size
+            else:
+                kind = move.target.removesuffix("_pos")
+                element = getattr(spec, kind)(move.name)
+                element.pos = np.array(element.pos, dtype=np.float64) + shift
+
+
+# Compiled pristine models keyed by XML path and geometry changes, shared by every suite env of the process.
+_SUITE_PRISTINE = LRUCache(maxsize=128)
+
+
+def _reuse_nominal_textures(spec: mujoco.MjSpec, nominal: mujoco.MjModel) -> None:
+    # The suite's builtin textures (an 800 x 800 x 6 gradient skybox, a checker grid) take most of a
+    # compile; geometry never changes them, so the perturbed model gets the nominal model's pixels as data.
+    for texture in spec.textures:
+        index = nominal.texture(texture.name).id
+        width, height = int(nominal.tex_width[index]), int(nominal.tex_height[index])
+        channels = int(nominal.tex_nchannel[index])
+        start = int(nominal.tex_adr[index])
+        texture.builtin = mujoco.mjtBuiltin.mjBUILTIN_NONE
+        texture.file = ""
+        texture.width, texture.height, texture.nchannel = width, height, channels
+        texture.data = bytes(nominal.tex_data[start : start + width * height * channels])
+
+
+def _compile_keeping_density(spec: mujoco.MjSpec, nominal_spec_total: float, total: float) -> mujoco.MjModel:
+    # settotalmass would rescale a longer body back to the declared total, making every other body lighter.
+    # Keep the density the nominal model implies instead: compile unscaled, then scale by the nominal factor.
+    spec.compiler.settotalmass = -1.0
+    model = spec.compile()
+    factor = total / nominal_spec_total
+    model.body_mass[:] *= factor
+    model.body_inertia[:] *= factor
+    mujoco.mj_setConst(model, mujoco.MjData(model))
+    return model
+
+
+def compile_suite_model(xml_path: str, changes: tuple[tuple[LengthEdit, float], ...]) -> mujoco.MjModel:
+    """
+    Compile a suite XML with length edits, from a cache when it was built before.
+
+    With no change this is ``MjModel.from_xml_path`` of the upstream file, identical to the model
+    ``dm_control.suite.load`` compiles. Masses MuJoCo infers from geometry follow the new shapes at the
+    nominal density (for ``settotalmass`` models, the density that the nominal total implies); explicit
+    MJCF masses stay as they are, with the inertia of the new shape.
+
+    :param xml_path: absolute path of the suite's MJCF file
+    :param changes: ``(edit, value - nominal)`` pairs
+    :return: the compiled model; read-only (copy before editing)
+    """
+    key = (xml_path, tuple((edit, change) for edit, change in changes if change != 0.0))
+    model = _SUITE_PRISTINE.get(key)
+    if model is not None:
+        return model
+    if not key[1]:
+        model = mujoco.MjModel.from_xml_path(xml_path)
+    else:
+        nominal = compile_suite_model(xml_path, ())
+        spec = mujoco.MjSpec.from_file(xml_path)
+        _reuse_nominal_textures(spec, nominal)
+        total = float(spec.compiler.settotalmass)
+        if total > 0:
+            unscaled = spec.copy()
+            unscaled.compiler.settotalmass = -1.0
+            nominal_raw_total = float(unscaled.compile().body_mass.sum())
+        for edit, change in key[1]:
+            edit.apply(spec, change)
+        model = _compile_keeping_density(spec, nominal_raw_total, total) if total > 0 else spec.compile()
+    _SUITE_PRISTINE.put(key, model)
+    return model
+
+
+class SuiteModelBuilder(ModelBuilder):
+    """
+    :class:`~robust_envs.mujoco_model.ModelBuilder` whose geometry parameters are :class:`LengthEdit` translations.
+
+    Only :meth:`pristine` differs: masses, friction and damping are the shared in-place edits.
+
+    :param xml_path: absolute path of the suite's MJCF file
+    :param param_space: the parameters
+    :param cache_size: how many fully built models :meth:`model_for` keeps
+    """
+
+    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 256) -> None:
+        super().__init__(xml_path, param_space, cache_size)
+        for i in self._geometry_idx:
+            if not isinstance(param_space.specs[i].geometry, LengthEdit):
+                raise TypeError(f"Geometry parameter {param_space.specs[i].name!r} of a suite env needs a LengthEdit")
+
+    def changes(self, vector: np.ndarray) -> tuple[tuple[LengthEdit, float], ...]:
+        """:return: the ``(edit, value - nominal)`` pairs of the geometry parameters of ``vector``."""
+        specs = self.param_space.specs
+        return tuple((specs[i].geometry, float(vector[i] - specs[i].nominal)) for i in self._geometry_idx)  # type: ignore[misc]
+
+    def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
+        """:return: the read-only compiled model for the geometry of ``vector``."""
+        return compile_suite_model(self.xml_path, self.changes(vector))
