@@ -9,7 +9,20 @@ import numpy as np
 import pytest
 
 import robust_envs  # noqa: F401
-from robust_sb3.rrl import RRL, LinearQuadraticGameEnv
+from robust_sb3.rrl import RRL, LinearQuadraticGameEnv, NGnet
+from robust_sb3.rrl.swingup import GAMMA as SWINGUP_GAMMA
+from robust_sb3.rrl.swingup import (
+    HEAVY,
+    MAX_DISTURBANCE,
+    N_CENTERS,
+    NOMINAL,
+    TRIAL_STEPS,
+    catches,
+    held_upright,
+    make_swingup_model,
+    swing_up,
+    upright_gains,
+)
 
 scipy_linalg = pytest.importorskip("scipy.linalg")
 
@@ -258,3 +271,70 @@ def test_learn_argument_errors():
     model.env = None
     with pytest.raises(ValueError, match="no env"):
         model.learn(10)
+
+
+def test_ngnet_basis_cache_returns_fresh_results():
+    """The NGnet keeps the last two bases; interleaved queries and a caller's in-place edits must not leak."""
+    net = NGnet([-math.pi, -4.0], [math.pi, 4.0], (9, 7), periodic=(0,))
+    weights = np.random.default_rng(0).normal(size=net.size)
+    points = [np.array([0.3, -1.0]), np.array([-2.0, 2.5]), np.array([3.0, 0.1])]
+    expected = [(NGnet(**net.config()).features(x), NGnet(**net.config()).evaluate(weights, x, gradient=True)) for x in points]
+    for _ in range(2):
+        for x, (features, (value, grad)) in zip(points, expected, strict=True):
+            got = net.features(x)
+            np.testing.assert_array_equal(got, features)
+            got *= 0.0  # a caller editing its copy
+            got_value, got_grad = net.evaluate(weights, x, gradient=True)
+            np.testing.assert_array_equal(got_value, value)
+            np.testing.assert_array_equal(got_grad, grad)
+
+
+def test_held_upright_criterion():
+    dt = 0.5
+    # wrapped distance to the top: 3.0, 1.0, 0.2, 2pi + 0.1 (= 0.1 after a full turn), -0.25
+    theta = np.array([3.0, 1.0, 0.2, 2 * math.pi + 0.1, -0.25])
+    assert held_upright(theta, dt, hold_seconds=1.5) == (True, 1.0)  # last 3 samples within 0.3 rad, from t = 1.0
+    assert held_upright(theta, dt, hold_seconds=2.0) == (False, None)  # the 4th-last sample is 1.0 rad away
+    assert held_upright(np.zeros(4), dt, hold_seconds=1.0) == (True, 0.0)
+
+
+class _LinearActor:
+    """A stand-in for a trained model: T = -(K_theta theta + K_omega omega), in fractions of the 5 N*m limit."""
+
+    def predict(self, obs, deterministic=True):
+        return np.array([-(20.0 * obs[0] + 4.0 * obs[1]) / 5.0], dtype=np.float32), None
+
+
+def test_upright_gains_and_catch_of_a_known_linear_actor():
+    k_theta, k_omega = upright_gains(_LinearActor())
+    assert k_theta == pytest.approx(20.0, rel=1e-5) and k_omega == pytest.approx(4.0, rel=1e-5)
+    # K_theta = 20 > m g l = 9.8 holds the nominal pendulum but not the heavy one (needs > 29.4)
+    assert catches(_LinearActor(), NOMINAL, 0.05)
+    assert not catches(_LinearActor(), HEAVY, 0.05)
+
+
+def test_swingup_setup():
+    robust, standard = make_swingup_model(SWINGUP_GAMMA, seed=0), make_swingup_model(math.inf, seed=0)
+    assert robust.gamma == 0.22 and robust.max_disturbance == MAX_DISTURBANCE and robust.disturbance_dim == 1
+    assert math.isinf(standard.gamma) and standard.disturbance_dim == 0
+    for model in (robust, standard):
+        assert model.critic.net.n_centers == N_CENTERS and model.policy == "value_gradient"
+        assert (model.tau, model.kappa, model.critic_lr) == (1.0, 0.1, 1.0)
+
+
+@pytest.mark.slow
+def test_swing_up_robust_controller_holds_heavy_pendulum_where_standard_does_not():
+    """
+    Section 4.2 / Fig. 4: trained identically at m = 1.0, mu = 0.01 (seed 0, 1000 trials of 20 s each; 400 s for
+    both controllers on a loaded core), both swing up and hold the nominal pendulum; only the robust one
+    (gamma = 0.22) swings up and holds m = 3.0, mu = 0.3. Criterion: from hanging at rest, |theta| < 0.3 rad during
+    the last 10 s of 60 s; and held when started at rest 0.05 or 0.1 rad from the top.
+    """
+    near_top = (-0.1, -0.05, 0.05, 0.1)
+    robust = make_swingup_model(SWINGUP_GAMMA, seed=0).learn(1000 * TRIAL_STEPS)
+    standard = make_swingup_model(math.inf, seed=0).learn(1000 * TRIAL_STEPS)
+    assert swing_up(robust, NOMINAL).success and swing_up(standard, NOMINAL).success  # Fig. 4(a)
+    assert swing_up(robust, HEAVY).success  # Fig. 4(b), robust
+    assert not swing_up(standard, HEAVY).success  # Fig. 4(b), standard
+    assert all(catches(robust, HEAVY, a) for a in near_top)
+    assert not any(catches(standard, HEAVY, a) for a in near_top)

@@ -219,6 +219,7 @@ class NGnet:
                 self.centers.append(np.linspace(self.low[i], self.high[i], n))
             self.widths[i] = spacing
         self.size = int(np.prod(self.n_centers))
+        self._cache: dict[bytes, tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
     def _basis_1d(self, i: int, xi: float) -> tuple[np.ndarray, np.ndarray]:
         diff = xi - self.centers[i]
@@ -234,14 +235,26 @@ class NGnet:
         return b, db
 
     def basis(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """:return: the one-dimensional normalised bases and their derivatives, per dimension."""
-        pairs = [self._basis_1d(i, float(xi)) for i, xi in enumerate(x)]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        """
+        :return: the one-dimensional normalised bases and their derivatives, per dimension (not to be modified).
+
+        A learning step asks for the basis of the same two states several times (policy, trace, TD error, and the
+        next state's again at the next step), so the last two results are kept.
+        """
+        key = np.asarray(x, dtype=np.float64).tobytes()
+        cached = self._cache.get(key)
+        if cached is None:
+            pairs = [self._basis_1d(i, float(xi)) for i, xi in enumerate(x)]
+            cached = ([p[0] for p in pairs], [p[1] for p in pairs])
+            if len(self._cache) >= 2:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = cached
+        return cached
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """:return: ``b(x)``, shape (size,), in C order of the grid."""
         bases, _ = self.basis(x)
-        out = bases[0]
+        out = bases[0].copy()  # the bases are cached: hand out a new array
         for b in bases[1:]:
             out = np.multiply.outer(out, b).ravel()
         return out
@@ -258,8 +271,8 @@ class NGnet:
 
         def contract(factors: list[np.ndarray]) -> np.ndarray:
             out = tensor
-            for f in factors:
-                out = np.tensordot(f, out, axes=(0, 0))
+            for f in factors:  # sum over the leading grid axis (a matrix product is cheaper than np.tensordot)
+                out = (f @ out.reshape(f.shape[0], -1)).reshape(out.shape[1:])
             return out
 
         value = contract(bases)
