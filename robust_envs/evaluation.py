@@ -497,8 +497,10 @@ def evaluate_robustness(
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"Cell {i} {cell}: {exc}") from exc
 
-    tasks = [(policy, env_id, make_kwargs, cell, int(n_episodes), int(seed), bool(deterministic)) for cell in cells]
     workers = min(int(n_workers), len(cells))
+    if backend == "ray" or workers > 1:
+        policy = _shippable(policy)
+    tasks = [(policy, env_id, make_kwargs, cell, int(n_episodes), int(seed), bool(deterministic)) for cell in cells]
     if backend == "ray":
         results = _run_ray(tasks, workers)
     elif workers == 1:
@@ -605,6 +607,48 @@ def _run_cell(task: tuple) -> tuple[list[float], list[int]]:
 def _run_cell_ray(policy: Any, rest: tuple) -> tuple[list[float], list[int]]:
     """Ray task: :func:`_run_cell` with the policy passed separately (as a shared object)."""
     return _run_cell((policy, *rest))
+
+
+class SavedModel:
+    """
+    A model with SB3's ``save``/``load`` carried to worker processes as the bytes its ``save`` writes.
+
+    Process pools pickle with torch's reducers, which refuse a non-leaf tensor that requires grad ("Cowardly
+    refusing to serialize"), and a trained model can hold one; SB3's own save format always round-trips.
+    Each worker loads the model once, on the CPU.
+
+    :param model: an object with ``save(file)`` and a class method ``load(file, device=...)``
+    """
+
+    def __init__(self, model: Any) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        model.save(buffer)
+        self.model_class = type(model)
+        self.data = buffer.getvalue()
+        self._model: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model_class": self.model_class, "data": self.data}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.model_class, self.data, self._model = state["model_class"], state["data"], None
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = False):
+        """:return: the loaded model's ``predict`` (loaded on first use)."""
+        if self._model is None:
+            import io
+
+            self._model = self.model_class.load(io.BytesIO(self.data), device="cpu")
+        return self._model.predict(observation, state, episode_start, deterministic)
+
+
+def _shippable(policy: Any) -> Any:
+    """:return: a :class:`SavedModel` of a model with ``predict``, ``save`` and ``load``; any other policy as it is."""
+    if hasattr(policy, "predict") and hasattr(policy, "save") and callable(getattr(type(policy), "load", None)):
+        return SavedModel(policy)
+    return policy
 
 
 def _check_picklable(policy: Any) -> None:

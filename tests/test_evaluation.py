@@ -76,6 +76,24 @@ def test_unpicklable_policy_with_workers_is_a_clear_error():
         evaluate_robustness(lambda obs: np.zeros(1), IP, [{"pole_length": 0.5}, {"pole_length": 0.6}], n_workers=2)
 
 
+@pytest.mark.sb3
+def test_sb3_model_that_does_not_pickle_goes_to_workers_as_its_saved_bytes():
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch as th
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", IP, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu").learn(64)
+    # what a trained model can hold: a non-leaf tensor that requires grad, which process pools refuse to send
+    model.probe = th.ones(1, requires_grad=True) * 2.0
+    with pytest.raises(RuntimeError, match="non-leaf tensor"):
+        ForkingPickler.dumps(model)
+    grid = [{"pole_length": 0.4}, {"pole_length": 0.8}]
+    serial = evaluate_robustness(model, IP, grid, n_episodes=2, max_episode_steps=STEPS)
+    parallel = evaluate_robustness(model, IP, grid, n_episodes=2, max_episode_steps=STEPS, n_workers=2)
+    assert parallel == serial
+
+
 def test_lambda_and_predict_policies_in_process():
     cells = [{"pole_length": 0.5}]
     by_lambda = evaluate_robustness(lambda obs: np.zeros(1), IP, cells, n_episodes=2, max_episode_steps=STEPS)

@@ -1,0 +1,296 @@
+"""
+Reproduce Jiang et al. (2021) Table 2 and Figure 2 at this machine's budget: MRPO vs PPO-DR vs PW-DR (EPOpt).
+
+For every (task, algorithm, seed) it trains one policy on the paper's training range (Table 1, the
+``jiang2021/<task>/train`` preset), records the training curves (average and 10%-worst return over the
+environments sampled each iteration), then evaluates the final policy over grids of the training range
+(Table 2's claim) and of the unseen testing range (Figure 2's heatmaps). One JSON per run in
+``benchmarks/results/mrpo/``; runs whose file exists are skipped, so the script is resumable. Run one
+process at a time (``nice -n 10``); ``--summarize`` aggregates the files into tables and figures.
+
+Run::
+
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task invertedpendulum --seeds 0 1 2
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task hopper --seeds 0 1 2
+    python -m benchmarks.mrpo_reproduction --summarize
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robust_envs.evaluation import RobustnessReport, evaluate_robustness
+from robust_envs.presets import get_preset
+
+OUT = Path("benchmarks/results/mrpo")
+FIGURES = Path("benchmarks/figures")
+ALGOS = ("mrpo", "ppo-dr", "pw-dr")
+
+#: Per task: env id, grid axes (x, y) of Figure 2, and the budget this machine runs (PPO settings shared by all).
+TASKS: dict[str, dict[str, Any]] = {
+    "invertedpendulum": {
+        "env_id": "RobustInvertedPendulum-v0",
+        "axes": ("pole_length", "cart_size"),
+        "timesteps": 300_000,
+        "n_envs": 16,
+        "ppo": {"n_steps": 512, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+    },
+    "hopper": {
+        "env_id": "RobustHopper-v0",
+        "axes": ("density", "friction"),
+        "timesteps": 300_000,
+        "n_envs": 16,
+        "ppo": {"n_steps": 512, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+    },
+}
+
+
+class CurveRecorder:
+    """Per-iteration average and 10%-worst return over the environments of that iteration (Figure 1's curves)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def record(self, model: Any, episode_returns: list[float]) -> None:
+        """
+        :param model: the algorithm (its ``last_selection`` is used for MRPO/PW-DR)
+        :param episode_returns: PPO-DR: the Monitor returns of the episodes finished during the rollout
+        """
+        from robust_sb3.mrpo.selection import worst_fraction_mean
+
+        selection = getattr(model, "last_selection", None)
+        returns = selection.returns if selection is not None else np.asarray(episode_returns, dtype=np.float64)
+        if returns.size == 0:
+            return
+        row = {
+            "timesteps": int(model.num_timesteps),
+            "mean_return": float(returns.mean()),
+            "worst10_return": worst_fraction_mean(returns, 0.1),
+        }
+        if selection is not None:
+            row["selected_fraction"] = float(selection.mask.mean())
+        self.rows.append(row)
+
+
+def _callback(recorder: CurveRecorder):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Curves(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            self._returns: list[float] = []
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self._returns.append(float(info["episode"]["r"]))
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self._pending = list(self._returns)
+
+        def _on_training_end(self) -> None:
+            pass
+
+    class _AfterSelection(_Curves):
+        # MRPO/PW-DR select after on_rollout_end returns, so record at the next rollout start (and at the end)
+        def _on_rollout_start(self) -> None:
+            if getattr(self, "_pending", None) is not None:
+                recorder.record(self.model, self._pending)
+            super()._on_rollout_start()
+
+        def _on_training_end(self) -> None:
+            if getattr(self, "_pending", None) is not None:
+                recorder.record(self.model, self._pending)
+
+    return _AfterSelection()
+
+
+def make_model(task: str, algo: str, seed: int, timesteps: int | None = None) -> tuple[Any, int]:
+    """
+    :return: the untrained model of ``algo`` on ``task`` with the shared hyperparameters, and its training steps
+    """
+    import torch as th
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from robust_sb3.mrpo import MRPO, EPOpt, make_domain_randomized_env
+
+    th.set_num_threads(1)
+    config = TASKS[task]
+    train_set = get_preset(f"jiang2021/{task}/train")
+    common = {"seed": seed, "device": "cpu", "verbose": 0, **config["ppo"]}
+    if algo == "ppo-dr":
+        env = make_domain_randomized_env(config["env_id"], train_set, n_envs=config["n_envs"], seed=seed)
+        model = PPO("MlpPolicy", env, **common)
+    else:
+        env = make_vec_env(config["env_id"], n_envs=config["n_envs"], seed=seed)
+        cls = MRPO if algo == "mrpo" else EPOpt
+        model = cls("MlpPolicy", env, uncertainty_set=train_set, **common)
+    return model, int(timesteps or config["timesteps"])
+
+
+def run_one(task: str, algo: str, seed: int, timesteps: int | None, points: int, episodes: int) -> dict[str, Any]:
+    """Train, record the curves, evaluate on the training and testing grids; return the JSON record."""
+    config = TASKS[task]
+    model, steps = make_model(task, algo, seed, timesteps)
+    recorder = CurveRecorder()
+    start = time.perf_counter()
+    model.learn(steps, callback=_callback(recorder))
+    train_seconds = time.perf_counter() - start
+    record: dict[str, Any] = {
+        "task": task,
+        "env_id": config["env_id"],
+        "algo": algo,
+        "seed": seed,
+        "timesteps": steps,
+        "n_envs": config["n_envs"],
+        "ppo": config["ppo"],
+        "train_seconds": train_seconds,
+        "curves": recorder.rows,
+    }
+    if algo == "mrpo":
+        record["kappa"] = repr(model.kappa)
+    for role in ("train", "test"):
+        report = evaluate_robustness(
+            model, config["env_id"], f"jiang2021/{task}/{role}", n_episodes=episodes, seed=1000, points=points
+        )
+        record[f"eval_{role}"] = report.to_dict()
+        record[f"{role}_mean"] = report.mean
+        record[f"{role}_worst10"] = report.cvar(0.1)
+    record["eval_seconds"] = time.perf_counter() - start - train_seconds
+    return record
+
+
+def summarize(out: Path = OUT) -> str:
+    """Aggregate the run files: tables (markdown) and figures. :return: the markdown"""
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    lines = []
+    for task in TASKS:
+        runs = [r for r in records if r["task"] == task]
+        if not runs:
+            continue
+        lines.append(f"\n### {task} ({runs[0]['env_id']})\n")
+        lines.append(
+            "| algorithm | seeds | steps | train avg | train 10%-worst | test avg | test 10%-worst "
+            "| last 10 iterations avg | last 10 iterations 10%-worst |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for algo in ALGOS:
+            mine = [r for r in runs if r["algo"] == algo]
+            if not mine:
+                continue
+
+            def stat(values: list[float]) -> str:
+                return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
+
+            tail_mean = [np.mean([c["mean_return"] for c in r["curves"][-10:]]) for r in mine]
+            tail_worst = [np.mean([c["worst10_return"] for c in r["curves"][-10:]]) for r in mine]
+            lines.append(
+                f"| {algo} | {','.join(str(r['seed']) for r in mine)} | {mine[0]['timesteps']} "
+                f"| {stat([r['train_mean'] for r in mine])} | {stat([r['train_worst10'] for r in mine])} "
+                f"| {stat([r['test_mean'] for r in mine])} | {stat([r['test_worst10'] for r in mine])} "
+                f"| {stat(tail_mean)} | {stat(tail_worst)} |"
+            )
+        _figures(task, runs)
+    return "\n".join(lines)
+
+
+def _figures(task: str, runs: list[dict[str, Any]]) -> None:
+    from matplotlib.figure import Figure
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    x, y = TASKS[task]["axes"]
+    algos = [a for a in ALGOS if any(r["algo"] == a for r in runs)]
+    # Figure 2: mean over seeds of the per-cell mean return on the testing grid
+    fig = Figure(figsize=(4.2 * len(algos), 3.8), layout="constrained")
+    grids = {}
+    for algo in algos:
+        means = [RobustnessReport.from_dict(r["eval_test"]).grid_axes(x, y) for r in runs if r["algo"] == algo]
+        grids[algo] = (means[0][2], means[0][3], np.mean([m[4] for m in means], axis=0), len(means))
+    vmax = max(g[2].max() for g in grids.values())
+    for k, algo in enumerate(algos):
+        xs, ys, grid, n = grids[algo]
+        ax = fig.add_subplot(1, len(algos), k + 1)
+        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs], fontsize=7)
+        ax.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys], fontsize=7)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(f"{algo} (mean of {n} seeds)", fontsize=9)
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    color="w" if grid[i, j] < vmax / 2 else "k",
+                    fontsize=7,
+                )
+    fig.colorbar(image, ax=fig.axes, label="mean return")
+    fig.suptitle(f"{TASKS[task]['env_id']}: unseen testing range (Jiang et al. Table 1)", fontsize=10)
+    fig.savefig(FIGURES / f"mrpo_{task}_test_heatmaps.png", dpi=100)
+    # Figure 1: training curves
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    for k, key in enumerate(("mean_return", "worst10_return")):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for algo in algos:
+            for n, r in enumerate(rr for rr in runs if rr["algo"] == algo):
+                steps = [c["timesteps"] for c in r["curves"]]
+                values = [c[key] for c in r["curves"]]
+                colour = {"mrpo": "tab:red", "ppo-dr": "tab:blue", "pw-dr": "tab:green"}[algo]
+                ax.plot(steps, values, color=colour, alpha=0.7, label=algo if n == 0 else None)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel({"mean_return": "average return", "worst10_return": "10%-worst return"}[key])
+        ax.legend(fontsize=8)
+    window = TASKS[task]["ppo"]["n_steps"]
+    fig.suptitle(
+        f"{TASKS[task]['env_id']}: training curves over the environments of each iteration\n"
+        f"(mrpo, pw-dr: per-environment returns within the {window}-step rollout window; "
+        "ppo-dr: full episodes that ended in the iteration; not on one scale)",
+        fontsize=9,
+    )
+    fig.savefig(FIGURES / f"mrpo_{task}_training_curves.png", dpi=100)
+
+
+def main() -> None:
+    """Run the missing (task, algorithm, seed) combinations one after another, or summarise."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=list(TASKS), default="invertedpendulum")
+    parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--timesteps", type=int, default=None, help="override the task's budget")
+    parser.add_argument("--points", type=int, default=5, help="evaluation grid points per parameter")
+    parser.add_argument("--episodes", type=int, default=2, help="evaluation episodes per grid cell")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--summarize", action="store_true")
+    args = parser.parse_args()
+    if args.summarize:
+        print(summarize(args.out))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    # seed-major order: after any interruption every algorithm has the same number of seeds done
+    for seed in args.seeds:
+        for algo in args.algos:
+            path = args.out / f"{args.task}_{algo}_seed{seed}.json"
+            if path.exists():
+                print(f"skip {path} (exists)", flush=True)
+                continue
+            record = run_one(args.task, algo, seed, args.timesteps, args.points, args.episodes)
+            path.write_text(json.dumps(record))
+            print(
+                f"{path}: train {record['train_seconds']:.0f}s, train avg {record['train_mean']:.1f} / 10%-worst "
+                f"{record['train_worst10']:.1f}, test avg {record['test_mean']:.1f} / 10%-worst {record['test_worst10']:.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""MRPO: Monotonic Robust Policy Optimization with model discrepancy (Jiang et al., ICML 2021), on SB3's PPO."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from stable_baselines3.common.type_aliases import MaybeCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from robust_envs.uncertainty import UncertaintySet
+from robust_sb3.mrpo.sampled_envs import SampledEnvsPPO
+from robust_sb3.mrpo.selection import mrpo_select
+
+SelfMRPO = TypeVar("SelfMRPO", bound="MRPO")
+
+
+@dataclass(frozen=True)
+class KappaRamp:
+    """
+    MRPO's practical kappa schedule (Jiang et al. 2021, section 4.3): "we gradually increase kappa to a fixed high value".
+
+    ``kappa`` grows linearly from ``initial`` to ``final`` over the first ``ramp_fraction`` of training and
+    stays at ``final`` afterwards. Called like SB3's schedules, with the remaining progress (1 at the start,
+    0 at the end).
+
+    :param final: the fixed high value (return units per unit of normalised parameter distance)
+    :param initial: the value at the start
+    :param ramp_fraction: the fraction of training over which kappa grows, in (0, 1]
+    """
+
+    final: float = 100.0
+    initial: float = 0.0
+    ramp_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("final", "initial"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"KappaRamp.{name} must be finite and >= 0, got {value!r}")
+        if not 0.0 < self.ramp_fraction <= 1.0:
+            raise ValueError(f"KappaRamp.ramp_fraction must be in (0, 1], got {self.ramp_fraction!r}")
+
+    def __call__(self, progress_remaining: float) -> float:
+        done = min(max(1.0 - progress_remaining, 0.0), 1.0)
+        return self.initial + (self.final - self.initial) * min(done / self.ramp_fraction, 1.0)
+
+
+class MRPO(SampledEnvsPPO):
+    """
+    Monotonic Robust Policy Optimization, the practical version (Jiang et al. 2021, Algorithm 2 and section 4).
+
+    Paper: https://proceedings.mlr.press/v139/jiang21c.html (ICML 2021).
+
+    Each iteration samples M = ``n_envs`` environments ``p_i`` from the training ``uncertainty_set``,
+    collects ``n_steps`` steps in each (one per sub-env column), estimates ``eta_hat(p_i)`` from Monitor
+    episode returns (see :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO` for unfinished episodes),
+    finds the worst environment ``p_w``, scores ``E_hat(p_i) = eta_hat(p_i) - kappa * ||p_i - p_w||`` with the
+    parameters normalised by their training range (Algorithm 2, line 9), and runs one PPO update on the
+    trajectories of the environments whose score is at least that of every environment of the
+    ``worst_fraction`` worst (the 10%-worst variant of section 4; :func:`~robust_sb3.mrpo.selection.mrpo_select`).
+
+    The paper's settings: M = 100, L = 1 trajectory per environment (here: ``n_steps`` at least the time limit),
+    two 64-unit hidden layers (SB3's default ``MlpPolicy``), kappa ramped to a fixed high value.
+
+    :param policy: the policy model to use (``"MlpPolicy"``, ...)
+    :param env: a VecEnv of ``n_envs = M >= 2`` robust envs (``make_vec_env(env_id, n_envs=M)``)
+    :param uncertainty_set: the training set (an :class:`UncertaintySet` or a preset name such as
+        ``"jiang2021/invertedpendulum/train"``)
+    :param kappa: the penalty coefficient: a number, or a schedule ``progress_remaining -> kappa`` (default
+        :class:`KappaRamp`: 0 growing to 100 over the first half of training)
+    :param worst_fraction: the fraction of worst environments whose scores set the threshold (paper: 0.1)
+    :param _init_setup_model: whether or not to build the network at the creation of the instance
+    :param kwargs: every other argument of :class:`stable_baselines3.PPO`
+    """
+
+    def __init__(
+        self,
+        policy: str | type,
+        env: VecEnv | str | None,
+        uncertainty_set: UncertaintySet | str | None = None,
+        kappa: float | Callable[[float], float] | None = None,
+        worst_fraction: float = 0.1,
+        _init_setup_model: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(policy, env, uncertainty_set, worst_fraction, _init_setup_model=False, **kwargs)
+        if kappa is None:
+            kappa = KappaRamp()
+        if not callable(kappa):
+            if isinstance(kappa, bool) or not isinstance(kappa, int | float) or not (math.isfinite(kappa) and kappa >= 0):
+                raise ValueError(f"kappa must be a number >= 0 or a schedule progress_remaining -> kappa, got {kappa!r}")
+            kappa = float(kappa)
+        self.kappa = kappa
+        if _init_setup_model:
+            self._setup_model()
+
+    def current_kappa(self) -> float:
+        """:return: kappa at the current training progress"""
+        value = self.kappa(self._current_progress_remaining) if callable(self.kappa) else self.kappa
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"The kappa schedule returned {value!r} at progress remaining "
+                f"{self._current_progress_remaining}; kappa must be >= 0"
+            )
+        return float(value)
+
+    def _select(self, returns: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, float]:
+        kappa = self.current_kappa()
+        return mrpo_select(returns, params, kappa, self.worst_fraction), kappa
+
+    def learn(
+        self: SelfMRPO,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "MRPO",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfMRPO:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
