@@ -19,7 +19,7 @@ def _perturbable(env: gym.Env, wrapper: str) -> Any:
     return base
 
 
-class DomainRandomization(gym.Wrapper):
+class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     Draw the parameters of every episode from an uncertainty set (domain randomisation, PPO-DR, Limited-DR).
 
@@ -33,6 +33,7 @@ class DomainRandomization(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, uncertainty_set: UncertaintySet) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set)
         super().__init__(env)
         base = _perturbable(env, "DomainRandomization")
         if not isinstance(uncertainty_set, UncertaintySet):
@@ -53,7 +54,7 @@ class DomainRandomization(gym.Wrapper):
         return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
 
 
-class PerturbedTransitions(gym.Wrapper):
+class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     Return, at every step, the next observation, reward and termination under each of K models.
 
@@ -67,6 +68,7 @@ class PerturbedTransitions(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, models: UncertaintySet | Sequence[Any]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, models=models)
         super().__init__(env)
         base = _perturbable(env, "PerturbedTransitions")
         if not hasattr(base, "sample_next_states"):
@@ -85,7 +87,7 @@ class PerturbedTransitions(gym.Wrapper):
         return observation, reward, terminated, truncated, info
 
 
-class ForceDisturbance(gym.Wrapper):
+class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     An adversarial force on named bodies: the second player of RARL (Pinto et al. 2017) and of the H-infinity game.
 
@@ -101,6 +103,7 @@ class ForceDisturbance(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, bodies: Sequence[str], max_force: float) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, bodies=bodies, max_force=max_force)
         super().__init__(env)
         base = _perturbable(env, "ForceDisturbance")
         if not hasattr(base, "model"):
@@ -170,7 +173,7 @@ def _act(agent: Any, observation: np.ndarray) -> np.ndarray:
     return np.asarray(agent(observation))
 
 
-class _TwoPlayerWrapper(gym.Wrapper):
+class _TwoPlayerWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Remembers the last observation, which the fixed player acts on at the next step."""
 
     def __init__(self, env: gym.Env) -> None:
@@ -198,6 +201,7 @@ class DisturbedByPolicy(_TwoPlayerWrapper):
     """
 
     def __init__(self, env: gym.Env, adversary: Any) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, adversary=adversary)
         super().__init__(env)
         self.adversary = adversary
 
@@ -217,6 +221,7 @@ class DisturberEnv(_TwoPlayerWrapper):
     """
 
     def __init__(self, env: gym.Env, protagonist: Any) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, protagonist=protagonist)
         super().__init__(env)
         self.action_space = self._space
         self.protagonist = protagonist

@@ -124,3 +124,19 @@ def test_adversary_and_protagonist_views_are_zero_sum():
     adversary_view.reset(seed=0)
     _, reward_adversary, _, _, _ = adversary_view.step(np.array([20.0, 0.0], dtype=np.float32))
     assert reward_adversary == -reward_protagonist
+
+
+def _zero_disturbance(obs):
+    return np.zeros(3, dtype=np.float32)
+
+
+@pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")
+def test_wrappers_pass_gymnasium_check_env():
+    from gymnasium.utils.env_checker import check_env
+
+    # the spec of a wrapped env must re-create it, so the wrappers record their constructor arguments
+    check_env(PerturbedTransitions(gym.make("RobustHopper-v0"), [{}, {"friction": 0.5}]), skip_render_check=True)
+    check_env(DomainRandomization(gym.make("RobustHopper-v0"), get_preset("jiang2021/hopper/train")), skip_render_check=True)
+    disturbed = ForceDisturbance(gym.make("RobustHopper-v0"), ["torso"], max_force=10.0)
+    check_env(disturbed, skip_render_check=True)
+    check_env(DisturberEnv(disturbed, _zero_disturbance), skip_render_check=True)
