@@ -73,9 +73,8 @@ def test_longer_cartpole_pole_swings_slower_in_the_ratio_mechanics_predicts():
         periods[length] = (measured, predicted)
     measured_ratio = periods[2.0][0] / periods[1.0][0]
     predicted_ratio = periods[2.0][1] / periods[1.0][1]
+    # a compound pendulum on a free cart: close to, not exactly, sqrt(2) (the predicted ratio is computed above)
     assert measured_ratio == pytest.approx(predicted_ratio, rel=2e-3)
-    # a compound pendulum of a uniform rod scales like sqrt(L): the ratio is close to, not exactly, sqrt(2)
-    assert 1.35 < measured_ratio < 1.45
 
 
 def test_longer_cartpole_pole_keeps_its_explicit_mass_with_the_inertia_of_the_new_capsule():
