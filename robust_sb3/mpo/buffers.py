@@ -162,6 +162,19 @@ class PerturbedReplayBuffer(ReplayBuffer):
         return tuple(map(self.to_torch, data))
 
 
+def use_perturbed_buffer(algorithm: Any) -> None:
+    """
+    Make an off-policy algorithm with a robust target store the K next states, unless it has a buffer class of its own.
+
+    Call before SB3's ``_setup_model`` builds the buffer.
+
+    :param algorithm: an SB3 off-policy algorithm with ``n_models`` (0 for the non-robust agents)
+    """
+    if algorithm.n_models and algorithm.replay_buffer_class is None:
+        algorithm.replay_buffer_class = PerturbedReplayBuffer
+        algorithm.replay_buffer_kwargs = {**algorithm.replay_buffer_kwargs, "n_models": algorithm.n_models}
+
+
 def n_models_of(env: Any, robustness: str, owner: str) -> int:
     """
     K, read from the :class:`robust_envs.wrappers.PerturbedTransitions` wrapper of a VecEnv's envs.

@@ -16,7 +16,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from torch.nn import functional as F
 
-from robust_sb3.mpo.buffers import PerturbedReplayBuffer, n_models_of, next_state_batch
+from robust_sb3.mpo.buffers import n_models_of, next_state_batch, use_perturbed_buffer
 from robust_sb3.mpo.improvement import estep_weights, mstep_losses, temperature_dual, weights_kl
 from robust_sb3.mpo.policies import GaussianActor, MlpPolicy, MPOPolicy, MultiInputPolicy, QNetwork
 from robust_sb3.mpo.robust_target import check_robustness, diagonal_gaussian_kl, robust_td_target
@@ -212,9 +212,7 @@ class MPO(OffPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
-        if self.n_models and self.replay_buffer_class is None:
-            self.replay_buffer_class = PerturbedReplayBuffer
-            self.replay_buffer_kwargs = {**self.replay_buffer_kwargs, "n_models": self.n_models}
+        use_perturbed_buffer(self)
         super()._setup_model()
         self._create_aliases()
         self._model_weights = None if self.model_weights is None else th.tensor(self.model_weights, device=self.device)
