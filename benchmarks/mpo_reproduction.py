@@ -1,18 +1,26 @@
 """
 Mankowitz et al. (ICLR 2020), section 4.1 at CPU scale: do RE-MPO and SRE-MPO beat E-MPO on held-out perturbations?
 
-The paper's Pendulum Swingup protocol (Table 3: uncertainty set 1.0, 1.1, 1.4 kg ball mass; hold-out 1.5, 1.6,
-1.7 kg) run on ``RobustPendulum-v0`` (the torque-limited swing-up of Morimoto and Doya, ``mass`` in kg), because
-the suite's ``RobustPendulumSwingup-v0`` was not registered when this was written (``--env`` switches once it is).
-Every agent acts in the nominal env (1.0 kg); the robust agents' critics also see the next states under the three
-training masses (``PerturbedTransitions``). Observations are given to the networks as ``(cos theta, sin theta,
-theta_dot)`` (:class:`AngleFeatures`, applied to the K next observations too); the env runs at ``dt = 0.05`` s
-(Pendulum-v1's step) with 200-step (10 s) episodes.
+Two modes:
 
-One JSON per (agent, seed) goes to ``benchmarks/results/mpo/``; existing files are skipped (resumable).
+- ``--suite pendulum-swingup`` / ``--suite cartpole-balance``: the paper's protocol on the DeepMind Control Suite
+  env of the Table 3 presets ``mankowitz2020/<suite>/uncertainty`` and ``.../holdout``. Every agent acts in the
+  first member of the uncertainty set (:func:`robust_envs.suite.presets.training_params`, the paper's nominal
+  model); RE-/SRE-MPO's critics also see the next states under the three members (``PerturbedTransitions``).
+  Episodes have the suite's 1000 steps. Results go to ``benchmarks/results/mpo_<suite with _>/``, the chart to
+  ``benchmarks/figures/mpo_<suite with _>_holdout.png``.
+- default (no ``--suite``): the first run, made before the suite envs existed: the Pendulum Swingup numbers of
+  Table 3 (uncertainty set 1.0, 1.1, 1.4 kg; hold-out 1.5, 1.6, 1.7 kg) on ``RobustPendulum-v0`` (the
+  torque-limited swing-up of Morimoto and Doya, ``mass`` in kg), acting at 1.0 kg. Observations are given to the
+  networks as ``(cos theta, sin theta, theta_dot)`` (:class:`AngleFeatures`, applied to the K next observations
+  too); the env runs at ``dt = 0.05`` s (Pendulum-v1's step) with 200-step (10 s) episodes. Results in
+  ``benchmarks/results/mpo/``, chart ``benchmarks/figures/mpo_pendulum_holdout.png``.
+
+One JSON per (agent, seed) goes to the results folder; existing files are skipped (resumable).
 ``--plot`` draws the paper's bar chart (mean and spread over seeds per hold-out env and agent).
 
-Run: ``nice -n 10 python -m benchmarks.mpo_reproduction --seeds 0 1 2`` then ``--plot``.
+Run: ``nice -n 10 python -m benchmarks.mpo_reproduction --suite cartpole-balance --seeds 0 1 2`` then the same
+with ``--plot``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import json
 import pathlib
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +37,8 @@ import numpy as np
 import torch as th
 
 import robust_envs
-from robust_envs import PerturbedTransitions, evaluate_robustness
+from robust_envs import PerturbedTransitions, evaluate_robustness, get_preset
+from robust_envs.suite.presets import training_params
 from robust_sb3 import MPO
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -43,6 +53,68 @@ AGENTS = {
 }
 EPISODE_STEPS = 200
 ENV_KWARGS = {"dt": 0.05}  # 10 s episodes of 200 steps, the time step of Gymnasium's Pendulum-v1
+SUITES = ("pendulum-swingup", "cartpole-balance")
+UNITS = {"ball_mass": "kg", "pole_length": "m", "mass": "kg"}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """
+    One reproduction setting: where the agents act, which models the robust critics see, which they are tested on.
+
+    :param env_id: the robust env
+    :param param: the perturbed parameter
+    :param train_values: the uncertainty set (the K models of the robust critics); agents act in the first
+    :param holdout_values: the held-out test settings
+    :param episode_steps: time limit (``None``: the registered one)
+    :param env_kwargs: keyword arguments of ``gym.make`` (the training model's ``params`` for the suite)
+    :param angle_features: feed ``(cos, sin, velocity)`` to the networks (the legacy pendulum's raw angle)
+    :param results: folder of the per-run JSON files
+    :param figure: the bar chart
+    """
+
+    env_id: str
+    param: str
+    train_values: tuple[float, ...]
+    holdout_values: tuple[float, ...]
+    episode_steps: int | None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    angle_features: bool = False
+    results: pathlib.Path = RESULTS
+    figure: pathlib.Path = FIGURE
+
+    @property
+    def unit(self) -> str:
+        return UNITS.get(self.param, "")
+
+    @property
+    def horizon(self) -> int:
+        return self.episode_steps if self.episode_steps is not None else 1000  # the suite's time limit
+
+
+def legacy_protocol(env_id: str, param: str) -> Protocol:
+    """:return: the first run's protocol on ``RobustPendulum-v0`` (Table 3's pendulum masses)."""
+    return Protocol(env_id, param, TRAIN_MASSES, HOLDOUT_MASSES, EPISODE_STEPS, ENV_KWARGS, angle_features=True)
+
+
+def suite_protocol(suite: str) -> Protocol:
+    """:return: the protocol of Table 3's row ``mankowitz2020/<suite>/...``, acting in the uncertainty set's first member."""
+    if suite not in SUITES:
+        raise ValueError(f"Unknown suite task {suite!r}; allowed: {SUITES}")
+    uncertainty = get_preset(f"mankowitz2020/{suite}/uncertainty")
+    holdout = get_preset(f"mankowitz2020/{suite}/holdout")
+    (param,) = uncertainty.names
+    slug = suite.replace("-", "_")
+    return Protocol(
+        env_id=uncertainty.env_id,
+        param=param,
+        train_values=tuple(m[param] for m in uncertainty.members),
+        holdout_values=tuple(m[param] for m in holdout.members),
+        episode_steps=None,
+        env_kwargs={"params": training_params(uncertainty)},
+        results=ROOT / "results" / f"mpo_{slug}",
+        figure=ROOT / "figures" / f"mpo_{slug}_holdout.png",
+    )
 
 
 class AngleFeatures(gym.Wrapper):
@@ -78,22 +150,22 @@ class FeaturePolicy:
         return self.model.predict(AngleFeatures.features(obs), deterministic=True)[0]
 
 
-def make_env(env_id: str, param: str, robust: bool) -> gym.Env:
-    env = gym.make(env_id, max_episode_steps=EPISODE_STEPS, **ENV_KWARGS)
+def make_env(protocol: Protocol, robust: bool) -> gym.Env:
+    env = gym.make(protocol.env_id, max_episode_steps=protocol.episode_steps, **protocol.env_kwargs)
     if robust:
-        env = PerturbedTransitions(env, [{param: m} for m in TRAIN_MASSES])
-    return AngleFeatures(env)
+        env = PerturbedTransitions(env, [{protocol.param: v} for v in protocol.train_values])
+    return AngleFeatures(env) if protocol.angle_features else env
 
 
-def run(agent: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> dict[str, Any]:
     th.set_num_threads(1)
     config = AGENTS[agent]
-    env = make_env(args.env, args.param, config["robustness"] != "none")
+    env = make_env(protocol, config["robustness"] != "none")
     model = MPO(
         "MlpPolicy",
         env,
         batch_size=args.batch_size,
-        learning_starts=1000,
+        learning_starts=args.learning_starts,
         target_update_interval=args.target_update_interval,
         n_action_samples=args.n_action_samples,
         n_target_action_samples=args.n_target_action_samples,
@@ -104,49 +176,61 @@ def run(agent: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     start = time.time()
     model.learn(args.timesteps)
     train_time = time.time() - start
-    cells = [{args.param: m} for m in (*TRAIN_MASSES, *HOLDOUT_MASSES)]
+    cells = [{protocol.param: v} for v in (*protocol.train_values, *protocol.holdout_values)]
+    start = time.time()
     report = evaluate_robustness(
-        FeaturePolicy(model),
-        args.env,
+        FeaturePolicy(model) if protocol.angle_features else model,
+        protocol.env_id,
         cells,
         n_episodes=args.episodes,
         seed=1000,
-        max_episode_steps=EPISODE_STEPS,
-        env_kwargs=ENV_KWARGS,
+        max_episode_steps=protocol.episode_steps,
+        env_kwargs=protocol.env_kwargs,
     )
-    return {
+    eval_time = time.time() - start
+    result = {
         "agent": agent,
         "seed": seed,
-        "env_id": args.env,
-        "param": args.param,
+        "env_id": protocol.env_id,
+        "param": protocol.param,
         "timesteps": args.timesteps,
         "batch_size": args.batch_size,
         "net_arch": args.net_arch,
         "target_update_interval": args.target_update_interval,
         "n_action_samples": args.n_action_samples,
         "n_target_action_samples": args.n_target_action_samples,
-        "episode_steps": EPISODE_STEPS,
-        "env_kwargs": ENV_KWARGS,
+        "episode_steps": protocol.horizon,
+        "env_kwargs": protocol.env_kwargs,
         "config": config,
         "train_time_s": train_time,
-        "train_masses": TRAIN_MASSES,
-        "holdout_masses": HOLDOUT_MASSES,
         "cells": cells,
         "returns": report.returns.tolist(),
         "cell_means": report.cell_means.tolist(),
     }
+    if protocol.angle_features:  # the first run's key names, kept so its files and these read alike
+        result.update(train_masses=protocol.train_values, holdout_masses=protocol.holdout_values)
+    else:
+        result.update(
+            train_values=protocol.train_values,
+            holdout_values=protocol.holdout_values,
+            eval_time_s=eval_time,
+            learning_starts=args.learning_starts,
+            training_episode_returns=[float(ep["r"]) for ep in model.ep_info_buffer],
+        )
+    return result
 
 
-def plot(results_dir: pathlib.Path, figure: pathlib.Path) -> dict[str, Any]:
+def plot(protocol: Protocol) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results_dir, figure, n_train = protocol.results, protocol.figure, len(protocol.train_values)
     runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*_seed*.json"))]
     if not runs:
         raise SystemExit(f"No results in {results_dir}")
-    masses = list(TRAIN_MASSES) + list(HOLDOUT_MASSES)
+    values = list(protocol.train_values) + list(protocol.holdout_values)
     summary: dict[str, Any] = {}
     for agent in AGENTS:
         per_seed = np.array([r["cell_means"] for r in runs if r["agent"] == agent])
@@ -155,13 +239,13 @@ def plot(results_dir: pathlib.Path, figure: pathlib.Path) -> dict[str, Any]:
                 "seeds": sorted(r["seed"] for r in runs if r["agent"] == agent),
                 "mean": per_seed.mean(axis=0).tolist(),
                 "std": per_seed.std(axis=0).tolist(),
-                "holdout_mean": float(per_seed[:, len(TRAIN_MASSES) :].mean()),
-                "per_seed_holdout_mean": per_seed[:, len(TRAIN_MASSES) :].mean(axis=1).tolist(),
+                "holdout_mean": float(per_seed[:, n_train:].mean()),
+                "per_seed_holdout_mean": per_seed[:, n_train:].mean(axis=1).tolist(),
             }
     colours = {"E-MPO": "tab:red", "RE-MPO": "tab:blue", "SRE-MPO": "tab:green"}
     fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.8 / len(summary)
-    x = np.arange(len(masses))
+    x = np.arange(len(values))
     for i, (agent, stats) in enumerate(summary.items()):
         ax.bar(
             x + (i - (len(summary) - 1) / 2) * width,
@@ -172,10 +256,15 @@ def plot(results_dir: pathlib.Path, figure: pathlib.Path) -> dict[str, Any]:
             color=colours[agent],
             label=f"{agent} ({len(stats['seeds'])} seeds)",
         )
-    ax.set_xticks(x, [f"{m:g} kg" + ("\n(train)" if m in TRAIN_MASSES else "\n(hold-out)") for m in masses])
-    ax.axvline(len(TRAIN_MASSES) - 0.5, color="grey", lw=0.8, ls="--")
-    ax.set_ylabel(f"return over {EPISODE_STEPS} steps (mean over seeds, std bars)")
-    ax.set_title(f"{runs[0]['env_id']}: {runs[0]['timesteps']} steps per agent, trained at 1.0 kg")
+    unit = protocol.unit
+    ax.set_xticks(x, [f"{v:g} {unit}" + ("\n(unc. set)" if i < n_train else "\n(hold-out)") for i, v in enumerate(values)])
+    ax.axvline(n_train - 0.5, color="grey", lw=0.8, ls="--")
+    ax.set_ylabel(f"return over {protocol.horizon} steps\n(mean over seeds, std bars)")
+    ax.set_title(
+        f"{runs[0]['env_id']} ({protocol.param}): {runs[0]['timesteps']} steps per agent, "
+        f"acting at {protocol.train_values[0]:g} {unit}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     figure.parent.mkdir(parents=True, exist_ok=True)
@@ -195,24 +284,30 @@ def main() -> None:
     parser.add_argument("--n-action-samples", type=int, default=15)
     parser.add_argument("--n-target-action-samples", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per mass")
-    parser.add_argument("--env", default="RobustPendulum-v0")
-    parser.add_argument("--param", default="mass")
-    parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    parser.add_argument("--learning-starts", type=int, default=1000)
+    parser.add_argument("--suite", choices=SUITES, help="the Table 3 row to run on its dm_control suite env")
+    parser.add_argument("--env", default="RobustPendulum-v0", help="env of the legacy mode (without --suite)")
+    parser.add_argument("--param", default="mass", help="parameter of the legacy mode (without --suite)")
+    parser.add_argument("--out", type=pathlib.Path, help="results folder (default: the protocol's)")
     parser.add_argument("--plot", action="store_true", help="only draw the bar chart from existing results")
     args = parser.parse_args()
     gym.register_envs(robust_envs)
+    protocol = suite_protocol(args.suite) if args.suite else legacy_protocol(args.env, args.param)
+    if args.out is not None:
+        protocol = Protocol(**{**protocol.__dict__, "results": args.out})
     if args.plot:
-        print(json.dumps(plot(args.out, FIGURE), indent=2))
+        print(json.dumps(plot(protocol), indent=2))
         return
+    args.out = protocol.results
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:  # seeds outermost, so an interrupted run leaves every agent with as many seeds
         for agent in args.agents:
             path = args.out / f"{agent}_seed{seed}.json"
             if path.exists():
                 continue
-            result = run(agent, seed, args)
+            result = run(agent, seed, protocol, args)
             path.write_text(json.dumps(result, indent=2))
-            holdout = np.mean(result["cell_means"][len(TRAIN_MASSES) :])
+            holdout = np.mean(result["cell_means"][len(protocol.train_values) :])
             print(f"{agent} seed {seed}: hold-out mean {holdout:.1f}, {result['train_time_s']:.0f} s", flush=True)
 
 
