@@ -97,21 +97,33 @@ def legacy_protocol(env_id: str, param: str) -> Protocol:
     return Protocol(env_id, param, TRAIN_MASSES, HOLDOUT_MASSES, EPISODE_STEPS, ENV_KWARGS, angle_features=True)
 
 
-def suite_protocol(suite: str) -> Protocol:
-    """:return: the protocol of Table 3's row ``mankowitz2020/<suite>/...``, acting in the uncertainty set's first member."""
+def suite_protocol(suite: str, control_timestep: float | None = None) -> Protocol:
+    """
+    :param suite: the Table 3 row ``mankowitz2020/<suite>/...``; agents act in the uncertainty set's first member
+    :param control_timestep: seconds per agent step (``None``: the suite's); the time limit keeps the suite's
+        episode duration (1000 of its steps), so a 4x longer step gives 250-step episodes
+    :return: the protocol
+    """
     if suite not in SUITES:
         raise ValueError(f"Unknown suite task {suite!r}; allowed: {SUITES}")
     uncertainty = get_preset(f"mankowitz2020/{suite}/uncertainty")
     holdout = get_preset(f"mankowitz2020/{suite}/holdout")
     (param,) = uncertainty.names
     slug = suite.replace("-", "_")
+    env_kwargs: dict[str, Any] = {"params": training_params(uncertainty)}
+    episode_steps = None
+    if control_timestep is not None:
+        suite_dt = gym.make(uncertainty.env_id).unwrapped.dt
+        episode_steps = round(1000 * suite_dt / control_timestep)
+        env_kwargs["control_timestep"] = control_timestep
+        slug += f"_dt{control_timestep:g}"
     return Protocol(
         env_id=uncertainty.env_id,
         param=param,
         train_values=tuple(m[param] for m in uncertainty.members),
         holdout_values=tuple(m[param] for m in holdout.members),
-        episode_steps=None,
-        env_kwargs={"params": training_params(uncertainty)},
+        episode_steps=episode_steps,
+        env_kwargs=env_kwargs,
         results=ROOT / "results" / f"mpo_{slug}",
         figure=ROOT / "figures" / f"mpo_{slug}_holdout.png",
     )
@@ -286,13 +298,20 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per mass")
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--suite", choices=SUITES, help="the Table 3 row to run on its dm_control suite env")
+    parser.add_argument(
+        "--control-timestep",
+        type=float,
+        help="seconds per agent step of the suite env (action repeat; default: the suite's own)",
+    )
     parser.add_argument("--env", default="RobustPendulum-v0", help="env of the legacy mode (without --suite)")
     parser.add_argument("--param", default="mass", help="parameter of the legacy mode (without --suite)")
     parser.add_argument("--out", type=pathlib.Path, help="results folder (default: the protocol's)")
     parser.add_argument("--plot", action="store_true", help="only draw the bar chart from existing results")
     args = parser.parse_args()
     gym.register_envs(robust_envs)
-    protocol = suite_protocol(args.suite) if args.suite else legacy_protocol(args.env, args.param)
+    if args.control_timestep is not None and not args.suite:
+        raise SystemExit("--control-timestep applies to the suite envs only: add --suite")
+    protocol = suite_protocol(args.suite, args.control_timestep) if args.suite else legacy_protocol(args.env, args.param)
     if args.out is not None:
         protocol = Protocol(**{**protocol.__dict__, "results": args.out})
     if args.plot:

@@ -87,6 +87,38 @@ def test_nominal_reproduces_dm_control(env_id):
     assert info["params"] == robust.unwrapped.param_space.to_dict(robust.unwrapped.param_space.nominal)
 
 
+@pytest.mark.parametrize(("env_id", "control_timestep"), [("RobustPendulumSwingup-v0", 0.08), ("RobustCheetahRun-v0", 0.04)])
+def test_control_timestep_reproduces_dm_control_environment_kwargs(env_id, control_timestep):
+    from dm_control import suite
+
+    cls = robust_envs.env_class(env_id)
+    robust = gym.make(env_id, control_timestep=control_timestep, params=perturbed_params(env_id))
+    robust.reset(seed=5)
+    robust.unwrapped.set_params(None)  # back to nominal for the next episode, which dm_control can run too
+    obs, _ = robust.reset(seed=5)
+    upstream = suite.load(
+        cls.domain, cls.task_name, task_kwargs={"random": 5}, environment_kwargs={"control_timestep": control_timestep}
+    )
+    assert robust.unwrapped.dt == pytest.approx(control_timestep) == upstream.control_timestep()
+    assert np.array_equal(obs, flat(upstream.reset()))
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        action = rng.uniform(-1.0, 1.0, robust.action_space.shape).astype(np.float32)
+        state = robust.unwrapped.get_state()
+        observation, reward, *_ = robust.step(action)
+        timestep = upstream.step(action)
+        assert np.array_equal(observation, flat(timestep)) and reward == timestep.reward
+        # the K next states run the same physics steps per agent step
+        sampled = robust.unwrapped.sample_next_states(state[None], action[None])
+        assert np.array_equal(sampled.observations[0, 0], observation) and sampled.rewards[0, 0] == reward
+
+
+@pytest.mark.parametrize("bad", [0.03, 0.0, -0.08, float("nan"), "0.08", True])
+def test_control_timestep_rejects_what_is_not_a_multiple_of_the_physics_step(bad):
+    with pytest.raises(ValueError, match="control_timestep"):
+        make_unwrapped("RobustPendulumSwingup-v0", control_timestep=bad)
+
+
 def test_time_limit_truncates_where_dm_control_ends_the_episode():
     robust = gym.make("RobustCartpoleBalance-v0")
     upstream = upstream_env("RobustCartpoleBalance-v0", 3)

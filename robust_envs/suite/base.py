@@ -98,9 +98,15 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         width: int = 320,
         height: int = 240,
         camera_id: int | str = 0,
+        control_timestep: float | None = None,
     ) -> None:
         """
         :param params: the physical parameters: a mapping (partial: the others are nominal) or a full vector
+        :param control_timestep: seconds per agent step, a whole multiple of the physics time step (dm_control's
+            ``environment_kwargs={"control_timestep": ...}``); ``None``: the suite's own (:attr:`dt` tells it).
+            The registered time limit counts agent steps, so a longer step needs
+            ``max_episode_steps = 1000 * suite_dt / control_timestep`` to keep the suite's episode duration.
+            The reward is the task's reward after the last physics step of an agent step, as in dm_control.
         :param render_mode: ``None`` or ``"rgb_array"`` (needs an OpenGL backend, e.g. ``MUJOCO_GL=egl``)
         :param width: image width of ``render``
         :param height: image height of ``render``
@@ -109,7 +115,15 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         self._init_params(params)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        EzPickle.__init__(self, params=params, render_mode=render_mode, width=width, height=height, camera_id=camera_id)
+        EzPickle.__init__(
+            self,
+            params=params,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera_id=camera_id,
+            control_timestep=control_timestep,
+        )
         self.render_mode = render_mode
         self.width, self.height, self.camera_id = width, height, camera_id
         self._builder = SuiteModelBuilder(suite_xml_path(self.xml_file), self.param_space)
@@ -117,8 +131,8 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         self._sampler_pool: OrderedDict[bytes, engine.Physics] = OrderedDict()
         self._physics = self._physics_for(self._params, self._live_pool)
         self._task: suite_base.Task | None = None
-        self._n_sub_steps = (
-            1 if self.control_timestep is None else control.compute_n_steps(self.control_timestep, self._physics.timestep())
+        self._n_sub_steps = self._sub_steps_for(
+            self.control_timestep if control_timestep is None else control_timestep, self._physics.timestep()
         )
         self.dt = self._physics.timestep() * self._n_sub_steps
         self.metadata = {**type(self).metadata, "render_fps": round(1.0 / self.dt)}
@@ -130,6 +144,22 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         self._action_shape = self.action_space.shape
         obs_dim = flatten_observation(probe_task.get_observation(self._physics)).shape[0]
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
+
+    @staticmethod
+    def _sub_steps_for(control_timestep: float | None, physics_timestep: float) -> int:
+        """:return: physics steps per agent step (``None``: one), or a ``ValueError`` naming what is allowed."""
+        if control_timestep is None:
+            return 1
+        is_number = isinstance(control_timestep, (int, float)) and not isinstance(control_timestep, bool)
+        if not (is_number and math.isfinite(control_timestep) and control_timestep > 0):
+            raise ValueError(f"control_timestep must be a positive number of seconds or None, got {control_timestep!r}")
+        try:
+            return int(control.compute_n_steps(control_timestep, physics_timestep))
+        except ValueError:
+            raise ValueError(
+                f"control_timestep={control_timestep!r} is not a whole multiple of the physics time step "
+                f"{physics_timestep!r} s"
+            ) from None
 
     # ---- models and physics ---------------------------------------------------------------------
     def _physics_for(self, vector: np.ndarray, pool: OrderedDict[bytes, engine.Physics]) -> engine.Physics:
