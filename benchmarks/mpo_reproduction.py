@@ -16,6 +16,11 @@ Two modes:
   too); the env runs at ``dt = 0.05`` s (Pendulum-v1's step) with 200-step (10 s) episodes. Results in
   ``benchmarks/results/mpo/``, chart ``benchmarks/figures/mpo_pendulum_holdout.png``.
 
+``--agents Limited-DR Full-DR`` adds section 4.2's domain-randomisation baselines: E-MPO with the model of every
+episode drawn from the uncertainty set's members (Limited-DR) or from 100 values drawn once, uniformly over the
+set's range (Full-DR). ``--control-timestep`` sets the suite env's seconds per agent step (dm_control's action
+repeat); the episodes keep the suite's duration.
+
 One JSON per (agent, seed) goes to the results folder; existing files are skipped (resumable).
 ``--plot`` draws the paper's bar chart (mean and spread over seeds per hold-out env and agent).
 
@@ -37,7 +42,7 @@ import numpy as np
 import torch as th
 
 import robust_envs
-from robust_envs import PerturbedTransitions, evaluate_robustness, get_preset
+from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet, evaluate_robustness, get_preset
 from robust_envs.suite.presets import training_params
 from robust_sb3 import MPO
 
@@ -51,6 +56,11 @@ AGENTS = {
     "RE-MPO": dict(robustness="robust", entropy_regularized=True),
     "SRE-MPO": dict(robustness="soft", entropy_regularized=True),
 }
+#: Section 4.2's domain-randomisation baselines: E-MPO acting in a model drawn per episode from the uncertainty
+#: set's members (Limited-DR) or from 100 values drawn once, uniformly over the set's range (Full-DR).
+DR_AGENTS = {"Limited-DR": "limited", "Full-DR": "full"}
+FULL_DR_SIZE = 100
+FULL_DR_SEED = 2020  # the 100 Full-DR values are the same for every run
 EPISODE_STEPS = 200
 ENV_KWARGS = {"dt": 0.05}  # 10 s episodes of 200 steps, the time step of Gymnasium's Pendulum-v1
 SUITES = ("pendulum-swingup", "cartpole-balance")
@@ -162,8 +172,18 @@ class FeaturePolicy:
         return self.model.predict(AngleFeatures.features(obs), deterministic=True)[0]
 
 
-def make_env(protocol: Protocol, robust: bool) -> gym.Env:
+def domain_randomization_set(protocol: Protocol, variant: str) -> UncertaintySet:
+    """:return: Limited-DR's set (the uncertainty set's members) or Full-DR's (100 values over their range)."""
+    values = protocol.train_values
+    if variant == "full":
+        values = tuple(np.random.default_rng(FULL_DR_SEED).uniform(min(values), max(values), FULL_DR_SIZE).tolist())
+    return UncertaintySet.finite(protocol.env_id, [{protocol.param: v} for v in values])
+
+
+def make_env(protocol: Protocol, robust: bool, domain_randomization: str | None = None) -> gym.Env:
     env = gym.make(protocol.env_id, max_episode_steps=protocol.episode_steps, **protocol.env_kwargs)
+    if domain_randomization is not None:
+        env = DomainRandomization(env, domain_randomization_set(protocol, domain_randomization))
     if robust:
         env = PerturbedTransitions(env, [{protocol.param: v} for v in protocol.train_values])
     return AngleFeatures(env) if protocol.angle_features else env
@@ -171,8 +191,9 @@ def make_env(protocol: Protocol, robust: bool) -> gym.Env:
 
 def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> dict[str, Any]:
     th.set_num_threads(1)
-    config = AGENTS[agent]
-    env = make_env(protocol, config["robustness"] != "none")
+    variant = DR_AGENTS.get(agent)
+    config = AGENTS["E-MPO"] if variant is not None else AGENTS[agent]
+    env = make_env(protocol, config["robustness"] != "none", variant)
     model = MPO(
         "MlpPolicy",
         env,
@@ -214,6 +235,7 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
         "episode_steps": protocol.horizon,
         "env_kwargs": protocol.env_kwargs,
         "config": config,
+        "domain_randomization": variant,
         "train_time_s": train_time,
         "cells": cells,
         "returns": report.returns.tolist(),
@@ -244,7 +266,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
         raise SystemExit(f"No results in {results_dir}")
     values = list(protocol.train_values) + list(protocol.holdout_values)
     summary: dict[str, Any] = {}
-    for agent in AGENTS:
+    for agent in (*AGENTS, *DR_AGENTS):
         per_seed = np.array([r["cell_means"] for r in runs if r["agent"] == agent])
         if per_seed.size:
             summary[agent] = {
@@ -254,7 +276,8 @@ def plot(protocol: Protocol) -> dict[str, Any]:
                 "holdout_mean": float(per_seed[:, n_train:].mean()),
                 "per_seed_holdout_mean": per_seed[:, n_train:].mean(axis=1).tolist(),
             }
-    colours = {"E-MPO": "tab:red", "RE-MPO": "tab:blue", "SRE-MPO": "tab:green"}
+    colours = {"E-MPO": "tab:red", "RE-MPO": "tab:blue", "SRE-MPO": "tab:green", "Limited-DR": "tab:orange"}
+    colours["Full-DR"] = "tab:purple"
     fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.8 / len(summary)
     x = np.arange(len(values))
@@ -288,7 +311,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
+    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=[*AGENTS, *DR_AGENTS])
     parser.add_argument("--timesteps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--net-arch", type=int, nargs="+", default=[64, 64])
