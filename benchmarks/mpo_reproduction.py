@@ -18,7 +18,8 @@ Two modes:
 
 ``--agents Limited-DR Full-DR`` adds section 4.2's domain-randomisation baselines: E-MPO with the model of every
 episode drawn from the uncertainty set's members (Limited-DR) or from 100 values drawn once, uniformly over the
-set's range (Full-DR). ``--control-timestep`` sets the suite env's seconds per agent step (dm_control's action
+set's range (Full-DR). ``--agents E-SVG RE-SVG SRE-SVG`` runs section 4.2's SVG comparison with SAC and
+:class:`~robust_sb3.RobustSAC`. ``--control-timestep`` sets the suite env's seconds per agent step (dm_control's action
 repeat); the episodes keep the suite's duration.
 
 One JSON per (agent, seed) goes to the results folder; existing files are skipped (resumable).
@@ -44,7 +45,7 @@ import torch as th
 import robust_envs
 from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet, evaluate_robustness, get_preset
 from robust_envs.suite.presets import training_params
-from robust_sb3 import MPO
+from robust_sb3 import MPO, RobustSAC
 
 ROOT = pathlib.Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "mpo"
@@ -59,6 +60,9 @@ AGENTS = {
 #: Section 4.2's domain-randomisation baselines: E-MPO acting in a model drawn per episode from the uncertainty
 #: set's members (Limited-DR) or from 100 values drawn once, uniformly over the set's range (Full-DR).
 DR_AGENTS = {"Limited-DR": "limited", "Full-DR": "full"}
+#: Section 4.2's stochastic value gradient agents: SAC (entropy-regularised by construction, the paper's E-SVG) and
+#: RobustSAC with the robust (RE-SVG) and soft-robust (SRE-SVG) critic target shared with MPO.
+SVG_AGENTS = {"E-SVG": "none", "RE-SVG": "robust", "SRE-SVG": "soft"}
 FULL_DR_SIZE = 100
 FULL_DR_SEED = 2020  # the 100 Full-DR values are the same for every run
 EPISODE_STEPS = 200
@@ -192,20 +196,35 @@ def make_env(protocol: Protocol, robust: bool, domain_randomization: str | None 
 def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> dict[str, Any]:
     th.set_num_threads(1)
     variant = DR_AGENTS.get(agent)
-    config = AGENTS["E-MPO"] if variant is not None else AGENTS[agent]
-    env = make_env(protocol, config["robustness"] != "none", variant)
-    model = MPO(
-        "MlpPolicy",
-        env,
-        batch_size=args.batch_size,
-        learning_starts=args.learning_starts,
-        target_update_interval=args.target_update_interval,
-        n_action_samples=args.n_action_samples,
-        n_target_action_samples=args.n_target_action_samples,
-        policy_kwargs=dict(net_arch=args.net_arch),
-        seed=seed,
-        **config,
-    )
+    model: MPO | RobustSAC
+    if agent in SVG_AGENTS:
+        config: dict[str, Any] = {"robustness": SVG_AGENTS[agent]}
+        env = make_env(protocol, config["robustness"] != "none")
+        # SAC's own hard-coded defaults otherwise; its soft target updates replace MPO's periodic copies
+        model = RobustSAC(
+            "MlpPolicy",
+            env,
+            batch_size=args.batch_size,
+            learning_starts=args.learning_starts,
+            policy_kwargs=dict(net_arch=args.net_arch),
+            seed=seed,
+            **config,
+        )
+    else:
+        config = AGENTS["E-MPO"] if variant is not None else AGENTS[agent]
+        env = make_env(protocol, config["robustness"] != "none", variant)
+        model = MPO(
+            "MlpPolicy",
+            env,
+            batch_size=args.batch_size,
+            learning_starts=args.learning_starts,
+            target_update_interval=args.target_update_interval,
+            n_action_samples=args.n_action_samples,
+            n_target_action_samples=args.n_target_action_samples,
+            policy_kwargs=dict(net_arch=args.net_arch),
+            seed=seed,
+            **config,
+        )
     start = time.time()
     model.learn(args.timesteps)
     train_time = time.time() - start
@@ -235,6 +254,7 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
         "episode_steps": protocol.horizon,
         "env_kwargs": protocol.env_kwargs,
         "config": config,
+        "algorithm": type(model).__name__,
         "domain_randomization": variant,
         "train_time_s": train_time,
         "cells": cells,
@@ -266,7 +286,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
         raise SystemExit(f"No results in {results_dir}")
     values = list(protocol.train_values) + list(protocol.holdout_values)
     summary: dict[str, Any] = {}
-    for agent in (*AGENTS, *DR_AGENTS):
+    for agent in (*AGENTS, *DR_AGENTS, *SVG_AGENTS):
         per_seed = np.array([r["cell_means"] for r in runs if r["agent"] == agent])
         if per_seed.size:
             summary[agent] = {
@@ -277,7 +297,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
                 "per_seed_holdout_mean": per_seed[:, n_train:].mean(axis=1).tolist(),
             }
     colours = {"E-MPO": "tab:red", "RE-MPO": "tab:blue", "SRE-MPO": "tab:green", "Limited-DR": "tab:orange"}
-    colours["Full-DR"] = "tab:purple"
+    colours.update({"Full-DR": "tab:purple", "E-SVG": "tab:brown", "RE-SVG": "tab:cyan", "SRE-SVG": "tab:olive"})
     fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.8 / len(summary)
     x = np.arange(len(values))
@@ -311,7 +331,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=[*AGENTS, *DR_AGENTS])
+    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=[*AGENTS, *DR_AGENTS, *SVG_AGENTS])
     parser.add_argument("--timesteps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--net-arch", type=int, nargs="+", default=[64, 64])
