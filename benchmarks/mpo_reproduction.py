@@ -274,6 +274,55 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
     return result
 
 
+COLOURS = {
+    "E-MPO": "tab:red",
+    "RE-MPO": "tab:blue",
+    "SRE-MPO": "tab:green",
+    "Limited-DR": "tab:orange",
+    "Full-DR": "tab:purple",
+    "E-SVG": "tab:brown",
+    "RE-SVG": "tab:cyan",
+    "SRE-SVG": "tab:olive",
+}
+
+
+def svg_figure_path(figure: pathlib.Path) -> pathlib.Path:
+    """:return: where the SVG agents' chart goes, beside the MPO chart."""
+    return figure.with_name(figure.stem + "_svg" + figure.suffix)
+
+
+def draw_chart(summary: dict[str, Any], protocol: Protocol, run: dict[str, Any], path: pathlib.Path, plt: Any) -> None:
+    """The paper's bar chart: per evaluated setting, each agent's mean over seeds with the std over seeds."""
+    values = list(protocol.train_values) + list(protocol.holdout_values)
+    n_train, unit = len(protocol.train_values), protocol.unit
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    width = 0.8 / len(summary)
+    x = np.arange(len(values))
+    for i, (agent, stats) in enumerate(summary.items()):
+        ax.bar(
+            x + (i - (len(summary) - 1) / 2) * width,
+            stats["mean"],
+            width,
+            yerr=stats["std"],
+            capsize=2,
+            color=COLOURS[agent],
+            label=f"{agent} ({len(stats['seeds'])} seeds)",
+        )
+    ax.set_xticks(x, [f"{v:g} {unit}" + ("\n(unc. set)" if i < n_train else "\n(hold-out)") for i, v in enumerate(values)])
+    ax.axvline(n_train - 0.5, color="grey", lw=0.8, ls="--")
+    ax.set_ylabel(f"return over {protocol.horizon} steps\n(mean over seeds, std bars)")
+    ax.set_title(
+        f"{run['env_id']} ({protocol.param}): {run['timesteps']} steps per agent, "
+        f"acting at {protocol.train_values[0]:g} {unit}",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot(protocol: Protocol) -> dict[str, Any]:
     import matplotlib
 
@@ -284,7 +333,6 @@ def plot(protocol: Protocol) -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*_seed*.json"))]
     if not runs:
         raise SystemExit(f"No results in {results_dir}")
-    values = list(protocol.train_values) + list(protocol.holdout_values)
     summary: dict[str, Any] = {}
     for agent in (*AGENTS, *DR_AGENTS, *SVG_AGENTS):
         per_seed = np.array([r["cell_means"] for r in runs if r["agent"] == agent])
@@ -296,34 +344,12 @@ def plot(protocol: Protocol) -> dict[str, Any]:
                 "holdout_mean": float(per_seed[:, n_train:].mean()),
                 "per_seed_holdout_mean": per_seed[:, n_train:].mean(axis=1).tolist(),
             }
-    colours = {"E-MPO": "tab:red", "RE-MPO": "tab:blue", "SRE-MPO": "tab:green", "Limited-DR": "tab:orange"}
-    colours.update({"Full-DR": "tab:purple", "E-SVG": "tab:brown", "RE-SVG": "tab:cyan", "SRE-SVG": "tab:olive"})
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(summary)
-    x = np.arange(len(values))
-    for i, (agent, stats) in enumerate(summary.items()):
-        ax.bar(
-            x + (i - (len(summary) - 1) / 2) * width,
-            stats["mean"],
-            width,
-            yerr=stats["std"],
-            capsize=3,
-            color=colours[agent],
-            label=f"{agent} ({len(stats['seeds'])} seeds)",
-        )
-    unit = protocol.unit
-    ax.set_xticks(x, [f"{v:g} {unit}" + ("\n(unc. set)" if i < n_train else "\n(hold-out)") for i, v in enumerate(values)])
-    ax.axvline(n_train - 0.5, color="grey", lw=0.8, ls="--")
-    ax.set_ylabel(f"return over {protocol.horizon} steps\n(mean over seeds, std bars)")
-    ax.set_title(
-        f"{runs[0]['env_id']} ({protocol.param}): {runs[0]['timesteps']} steps per agent, "
-        f"acting at {protocol.train_values[0]:g} {unit}",
-        fontsize=9,
-    )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    figure.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(figure, dpi=120)
+    # the MPO agents with their domain-randomisation baselines in one chart, the SVG agents in another
+    # (the paper's Figures 1 and 3 keep them apart too)
+    for agents, path in ((list(AGENTS) + list(DR_AGENTS), figure), (list(SVG_AGENTS), svg_figure_path(figure))):
+        present = {agent: summary[agent] for agent in agents if agent in summary}
+        if present:
+            draw_chart(present, protocol, runs[0], path, plt)
     (results_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
