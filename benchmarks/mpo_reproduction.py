@@ -295,7 +295,7 @@ def draw_chart(summary: dict[str, Any], protocol: Protocol, run: dict[str, Any],
     """The paper's bar chart: per evaluated setting, each agent's mean over seeds with the std over seeds."""
     values = list(protocol.train_values) + list(protocol.holdout_values)
     n_train, unit = len(protocol.train_values), protocol.unit
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(summary)
     x = np.arange(len(values))
     for i, (agent, stats) in enumerate(summary.items()):
@@ -316,7 +316,7 @@ def draw_chart(summary: dict[str, Any], protocol: Protocol, run: dict[str, Any],
         f"acting at {protocol.train_values[0]:g} {unit}",
         fontsize=9,
     )
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars reach the bottom
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
