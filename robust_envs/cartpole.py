@@ -105,7 +105,9 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
 
     Other keyword arguments: ``sutton_barto_reward`` (False), ``kinematics_integrator`` (``"euler"`` or
     ``"semi-implicit euler"``, Gymnasium's attribute of the same name), ``render_mode`` (``"human"`` or
-    ``"rgb_array"``, drawn by Gymnasium's renderer; needs ``pygame``).
+    ``"rgb_array"``, drawn by Gymnasium's renderer; needs ``pygame``), ``keep_mass`` (``False`` only: the
+    equations take ``pole_mass`` whatever ``pole_length``, so there is no mass a length could change;
+    ``True`` raises ``ValueError``).
 
     ## Version History
     - v0: first version, on Gymnasium's CartPole-v1.
@@ -122,8 +124,9 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
         sutton_barto_reward: bool = False,
         kinematics_integrator: str = "euler",
         render_mode: str | None = None,
+        keep_mass: bool = False,
     ) -> None:
-        self._init_params(params)
+        self._init_params(params, keep_mass)
         if kinematics_integrator not in INTEGRATORS:
             raise ValueError(f"kinematics_integrator must be one of {INTEGRATORS}, got {kinematics_integrator!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -137,6 +140,7 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
             sutton_barto_reward=sutton_barto_reward,
             kinematics_integrator=kinematics_integrator,
             render_mode=render_mode,
+            keep_mass=keep_mass,
         )
         self.kinematics_integrator = kinematics_integrator
         self._set_physics(self._episode_params)

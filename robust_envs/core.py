@@ -28,6 +28,27 @@ class NextStates(NamedTuple):
     states: np.ndarray
 
 
+def check_keep_mass(keep_mass: Any, space: ParamSpace) -> bool:
+    """
+    Validate an env's ``keep_mass`` argument.
+
+    :param keep_mass: the constructor's value
+    :param space: the env's parameters
+    :return: ``keep_mass`` as a Python bool
+    :raises ValueError: a value that is not a bool (``"yes"``, ``1.5``, ``None``), or ``True`` for an env
+        without a length or size parameter (kind ``"geometry"``), where it could keep nothing
+    """
+    # 0, 1 and strings are refused too: a typo must not silently pick a variant of the physics
+    if not isinstance(keep_mass, bool | np.bool_):
+        raise ValueError(f"keep_mass must be True or False, got {keep_mass!r} ({type(keep_mass).__name__})")
+    if keep_mass and not space.indices_of_kind("geometry"):
+        raise ValueError(
+            f"keep_mass=True: {space.owner} has no length or size parameter whose change alters a body's mass "
+            f"(its parameters: {', '.join(space.names)}), so there is no mass to keep; omit keep_mass"
+        )
+    return bool(keep_mass)
+
+
 class PerturbableEnv(gym.Env):
     """
     Mixin for envs with a :class:`~robust_envs.params.ParamSpace`.
@@ -37,13 +58,18 @@ class PerturbableEnv(gym.Env):
     only, starting from the persistent values). ``info["params"]`` of every reset and step reports the
     parameters the episode runs with. Subclasses call :meth:`_init_params` first in their constructor and
     :meth:`_begin_episode` in ``reset``.
+
+    Every env takes ``keep_mass`` (default ``False``): with ``True`` a length or size change keeps each
+    body's mass (see :attr:`keep_mass`); envs without such a parameter refuse ``True`` with a ``ValueError``.
     """
 
     param_space: ClassVar[ParamSpace]
     _spec: EnvSpec | None = None
+    _keep_mass: bool = False
 
-    def _init_params(self, params: ParamsLike | None) -> None:
-        """Validate the constructor's ``params``; call before anything builds the simulation."""
+    def _init_params(self, params: ParamsLike | None, keep_mass: bool = False) -> None:
+        """Validate the constructor's ``params`` and ``keep_mass``; call before anything builds the simulation."""
+        self._keep_mass = check_keep_mass(keep_mass, self.param_space)
         self._params = self.param_space.resolve(params)
         self._episode_params = self._params.copy()
         self._episode_params_dict = self.param_space.to_dict(self._episode_params)
@@ -51,11 +77,13 @@ class PerturbableEnv(gym.Env):
     # ---- spec: keep params JSON-serialisable --------------------------------------------------
     @property  # type: ignore[override]
     def spec(self) -> EnvSpec | None:
-        """The env spec; ``params`` in its kwargs are plain floats, so ``spec.to_json()`` works."""
+        """The env spec; ``params`` in its kwargs are plain floats and ``keep_mass`` a bool, so ``spec.to_json()`` works."""
         return self._spec
 
     @spec.setter
     def spec(self, value: EnvSpec | None) -> None:
+        if value is not None and isinstance(value.kwargs.get("keep_mass"), np.bool_):
+            value.kwargs["keep_mass"] = bool(value.kwargs["keep_mass"])
         if value is not None and value.kwargs.get("params") is not None:
             raw = value.kwargs["params"]
             if isinstance(raw, ValidatedParams):
@@ -72,6 +100,17 @@ class PerturbableEnv(gym.Env):
     def params(self) -> dict[str, float]:
         """The parameters of the current episode, as a new ``{name: value}`` dict."""
         return dict(self._episode_params_dict)
+
+    @property
+    def keep_mass(self) -> bool:
+        """
+        Whether length and size parameters keep each body's mass (the constructor's ``keep_mass``).
+
+        ``False`` (default): a rebuilt body keeps its density, so its mass follows its new volume. ``True``: it
+        keeps the mass it has at nominal geometry, spread uniformly over its new shape, with the inertia
+        (and centre of mass, principal axes) of that shape; mass and density parameters still multiply.
+        """
+        return self._keep_mass
 
     @property
     def param_vector(self) -> np.ndarray:

@@ -41,6 +41,8 @@ class RobustMujocoEnv(PerturbableEnv):
     - ``params`` (constructor), :meth:`set_params` (persistent, from the next reset) and
       ``reset(options={"params": ...})`` (this episode only) set the physical parameters;
       ``info["params"]`` reports those the episode runs with.
+    - ``keep_mass`` (constructor) chooses what a length or size change keeps: each body's density
+      (``False``, default) or its mass (``True``); every model the env builds, sampled ones included, follows it.
     - :meth:`get_state` / :meth:`set_state` save and restore the full physics state.
     - :meth:`sample_next_states` simulates one step from N states under K parameter vectors with
       ``mujoco.rollout``, on private ``MjData``, leaving the episode untouched.
@@ -62,20 +64,22 @@ class RobustMujocoEnv(PerturbableEnv):
     init_qvel: np.ndarray
 
     # ---- construction ----------------------------------------------------------------------
-    def __init__(self, params: ParamsLike | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: ParamsLike | None = None, keep_mass: bool = False, **kwargs: Any) -> None:
         """
         :param params: the physical parameters: a mapping (partial: the others are nominal) or a full vector
+        :param keep_mass: ``True``: length and size parameters keep each body's mass (the inertia follows the
+            new shape); ``False``: they keep its density. ``True`` is refused by envs without such parameters.
         :param kwargs: the upstream Gymnasium env's keyword arguments
         """
-        self._init_robust(params)
+        self._init_robust(params, keep_mass)
         # the upstream env class follows this mixin in the MRO: it loads the XML through _initialize_simulation
         super().__init__(**kwargs)
         # EzPickle replays constructor arguments on unpickling: record ours, not the upstream env's
-        EzPickle.__init__(self, params=params, **kwargs)
+        EzPickle.__init__(self, params=params, keep_mass=keep_mass, **kwargs)
 
-    def _init_robust(self, params: ParamsLike | None) -> None:
-        """Validate ``params`` before the upstream constructor builds the simulation."""
-        self._init_params(params)
+    def _init_robust(self, params: ParamsLike | None, keep_mass: bool = False) -> None:
+        """Validate ``params`` and ``keep_mass`` before the upstream constructor builds the simulation."""
+        self._init_params(params, keep_mass)
         self._applied_key: bytes | None = None  # the parameter vector (as bytes) the installed model has
         # the env's own models, by parameter vector: (model, parameter vector its constants were computed for)
         self._pool: OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]] = OrderedDict()
@@ -91,7 +95,7 @@ class RobustMujocoEnv(PerturbableEnv):
 
     def _make_builder(self) -> ModelBuilder:
         """:return: the builder of this env's models (override to add structural edits of the MJCF)."""
-        return ModelBuilder(self.fullpath, self.param_space)  # type: ignore[attr-defined]
+        return ModelBuilder(self.fullpath, self.param_space, keep_mass=self._keep_mass)  # type: ignore[attr-defined]
 
     def _editable_model(self, vector: np.ndarray) -> mujoco.MjModel:
         """

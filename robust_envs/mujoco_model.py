@@ -69,30 +69,62 @@ def apply_geometry(spec: mujoco.MjSpec, edit: GeometryEdit, factor: float) -> No
         site.pos = np.array(site.pos, dtype=np.float64) * factor
 
 
+def keep_body_masses(model: mujoco.MjModel, nominal: mujoco.MjModel) -> None:
+    """
+    Give every body of ``model`` its mass in ``nominal``, spread uniformly over its shape in ``model`` (in place).
+
+    A body's mass and inertia scale by ``m_nominal / m_model``: the inertia of its new shape at the kept
+    mass. A uniform density change moves neither the centre of mass nor the principal axes, so
+    ``body_ipos`` and ``body_iquat`` stay those the compiler computed for the new shape. A body whose mass
+    is explicit in the MJCF weighs the same in both models, so its factor is 1. (A body mixing explicit
+    masses with masses inferred from geometry would have all its geoms scaled alike; no body that a
+    length or size parameter of this package reshapes does.) Derived constants are recomputed.
+
+    :param model: a compiled model with edited geometry (same bodies as ``nominal``)
+    :param nominal: the model of nominal geometry
+    """
+    factor = np.ones(model.nbody)
+    massive = model.body_mass > 0
+    factor[massive] = nominal.body_mass[massive] / model.body_mass[massive]
+    # the kept masses are copied, not multiplied back, so they equal the nominal masses to the bit
+    model.body_mass[:] = nominal.body_mass
+    model.body_inertia[:] *= factor[:, None]
+    mujoco.mj_setConst(model, mujoco.MjData(model))
+
+
 def compile_pristine(
     xml_path: str,
     geometry: tuple[tuple[GeometryEdit, float], ...],
     prepare: Callable[[mujoco.MjSpec], None] | None = None,
+    keep_mass: bool = False,
 ) -> mujoco.MjModel:
     """
     Compile the model of ``xml_path`` with geometry edits, from a cache when it was built before.
 
-    With no edit (or only unit factors) and no ``prepare`` this is the upstream model exactly.
+    With no edit (or only unit factors) and no ``prepare`` this is the upstream model exactly, whatever
+    ``keep_mass``.
 
     :param xml_path: absolute path of the MJCF file
     :param geometry: ``(edit, factor)`` pairs, ``factor = value / nominal``
     :param prepare: structural edits of the env applied to the spec before the geometry edits (a
         module-level function: it is part of the cache key)
+    :param keep_mass: ``False``: each body keeps its density, so its mass follows its new volume; ``True``:
+        each body keeps its mass at nominal geometry, with the inertia of its new shape (:func:`keep_body_masses`)
     :return: the compiled model; treat it as read-only (copy before editing)
     """
-    key = (xml_path, prepare, tuple((edit, factor) for edit, factor in geometry if factor != 1.0))
+    edits = tuple((edit, factor) for edit, factor in geometry if factor != 1.0)
+    # keep_mass is part of the key only where it makes a difference: the nominal model is shared
+    key = (xml_path, prepare, edits, keep_mass and bool(edits))
     model = _PRISTINE_CACHE.get(key)
     if model is None:
-        if key[2] or prepare is not None:
+        if key[3]:
+            model = copy.copy(compile_pristine(xml_path, edits, prepare))
+            keep_body_masses(model, compile_pristine(xml_path, (), prepare))
+        elif edits or prepare is not None:
             spec = mujoco.MjSpec.from_file(xml_path)
             if prepare is not None:
                 prepare(spec)
-            for edit, factor in key[2]:
+            for edit, factor in edits:
                 apply_geometry(spec, edit, factor)
             model = spec.compile()
         else:
@@ -105,16 +137,19 @@ class ModelBuilder:
     """
     Produces the :class:`mujoco.MjModel` of any parameter vector of a :class:`ParamSpace`.
 
-    Geometry parameters select a pristine compiled model (cached process-wide); every other parameter is
-    an in-place edit (:meth:`edit`) of a copy of it, always starting again from the pristine values so
-    edits never compound. Mass, inertia and armature edits are followed by ``mj_setConst`` on the builder's scratch
-    ``MjData``, so derived constants match a recompiled model and no live episode is touched. Built models
-    returned by :meth:`model_for` are cached (LRU) and shared: nobody edits them afterwards.
+    Geometry parameters select a pristine compiled model (cached process-wide, keyed by geometry and
+    ``keep_mass``); every other parameter is an in-place edit (:meth:`edit`) of a copy of it, always
+    starting again from the pristine values so edits never compound. Mass, inertia and armature edits are
+    followed by ``mj_setConst`` on the builder's scratch ``MjData``, so derived constants match a recompiled
+    model and no live episode is touched. Built models returned by :meth:`model_for` are cached (LRU) and
+    shared: nobody edits them afterwards.
 
     :param xml_path: absolute path of the MJCF file
     :param param_space: the parameters
     :param cache_size: how many fully built models :meth:`model_for` keeps
     :param prepare_spec: the env's structural edits of the MJCF, applied before the geometry edits
+    :param keep_mass: geometry parameters keep each body's mass instead of its density (see
+        :func:`compile_pristine`); builders of either kind never share a model
     """
 
     def __init__(
@@ -123,9 +158,11 @@ class ModelBuilder:
         param_space: ParamSpace,
         cache_size: int = 256,
         prepare_spec: Callable[[mujoco.MjSpec], None] | None = None,
+        keep_mass: bool = False,
     ) -> None:
         self.xml_path = xml_path
         self.prepare_spec = prepare_spec
+        self.keep_mass = keep_mass
         self.param_space = param_space
         self._geometry_idx = param_space.indices_of_kind("geometry")
         self._const_idx = param_space.indices_of_kind("mass_scale", "dof_armature")
@@ -141,7 +178,7 @@ class ModelBuilder:
 
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only compiled model for the geometry of ``vector``."""
-        return compile_pristine(self.xml_path, self.geometry_key(vector), self.prepare_spec)
+        return compile_pristine(self.xml_path, self.geometry_key(vector), self.prepare_spec, self.keep_mass)
 
     def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
         """

@@ -37,10 +37,16 @@ def mass_spec(name: str, bodies: tuple[str, ...], xml_file: str) -> ParamSpec:
 
 
 def length_spec(name: str, nominal: float, what: str, edit: GeometryEdit, low: float = 0.01, high: float = 10.0) -> ParamSpec:
-    """A geometric parameter (m): the model is rebuilt with the edit scaled by ``value / nominal``."""
+    """
+    A geometric parameter (m): the model is rebuilt with the edit scaled by ``value / nominal``.
+
+    The rebuilt bodies keep their density, or their mass when the env is made with ``keep_mass=True``.
+    """
     return ParamSpec(
         name=name, nominal=nominal, low=low, high=high, unit="m", description=what, kind="geometry", geometry=edit
     )
 
 
-CART_SIZE_DESCRIPTION = "radius and half-length of the cart capsule (mass follows its volume at fixed density)"
+CART_SIZE_DESCRIPTION = (
+    "radius and half-length of the cart capsule (mass follows its volume at fixed density, or stays with keep_mass)"
+)

@@ -106,7 +106,8 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
     | ``gravity`` | 9.8 | [0, 100] | m/s^2 | gravity ``g`` |
 
     Other keyword arguments: ``dt`` (0.02 s, time step), ``max_torque`` (5.0 N*m), ``max_disturbance``
-    (5.0 N*m), ``control_cost`` (0.04, the ``R`` of Eq. 15).
+    (5.0 N*m), ``control_cost`` (0.04, the ``R`` of Eq. 15), ``keep_mass`` (``False`` only: ``mass`` is a
+    point mass that ``length`` does not change; ``True`` raises ``ValueError``).
 
     The linearisation about the upright position (Eq. 14) is :meth:`linearized_model`; the input gains
     ``g1(x) = g2(x) = (0, 1/(m l^2))`` of Eq. 15 are :meth:`input_gains` (``g2`` per unit of action, i.e.
@@ -130,8 +131,9 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         max_disturbance: float = 5.0,
         control_cost: float = 0.04,
         render_mode: str | None = None,
+        keep_mass: bool = False,
     ) -> None:
-        self._init_params(params)
+        self._init_params(params, keep_mass)
         for name, value in (("dt", dt), ("max_torque", max_torque), ("max_disturbance", max_disturbance)):
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -147,6 +149,7 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
             max_disturbance=max_disturbance,
             control_cost=control_cost,
             render_mode=render_mode,
+            keep_mass=keep_mass,
         )
         self.dt = float(dt)
         self.max_torque = float(max_torque)

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from robust_envs.uncertainty import UncertaintySet
 
 JIANG = "Jiang et al., Monotonic Robust Policy Optimization with Model Discrepancy, ICML 2021, Table 1"
+#: Appended to the sources of Jiang et al.'s length and size presets: which variant of the env is the paper's.
+#: The values are the paper's either way; only the masses of the rebuilt bodies differ between the variants.
+JIANG_KEEP_MASS = (
+    JIANG + "; the paper ran Roboschool's generalisation benchmark, where a length or size change keeps each body's "
+    "mass: make the env with keep_mass=True to reproduce it (the default keep_mass=False keeps densities instead)"
+)
 WR2L = "Abdullah et al., Wasserstein Robust Reinforcement Learning, appendix B, Table 1"
 
 #: Floor friction of Gymnasium's v5 XML, by env id: the divisor that turns a paper's coefficient into our factor.
@@ -75,15 +81,22 @@ def _build_presets() -> dict[str, UncertaintySet]:
     sets += _jiang_locomotion("RobustWalker2d-v0", "walker2d", (0.2, 2.5), (0.05, 0.2))
     sets += _jiang_locomotion("RobustHopper-v0", "hopper", (0.5, 1.1), (0.2, 0.5))
     sets += _jiang_locomotion("RobustHalfCheetah-v0", "halfcheetah", (0.2, 2.25), (0.05, 0.2))
+    # Jiang et al.'s pendulum presets vary lengths and sizes: their sources say which variant reproduces the paper.
     ip = "RobustInvertedPendulum-v0"
     sets.append(
         UncertaintySet.box(
-            ip, {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)}, name="jiang2021/invertedpendulum/train", source=JIANG
+            ip,
+            {"pole_length": (0.5, 2.0), "cart_size": (0.05, 0.25)},
+            name="jiang2021/invertedpendulum/train",
+            source=JIANG_KEEP_MASS,
         )
     )
     sets.append(
         UncertaintySet.box(
-            ip, {"pole_length": (0.25, 0.5), "cart_size": (0.025, 0.05)}, name="jiang2021/invertedpendulum/test", source=JIANG
+            ip,
+            {"pole_length": (0.25, 0.5), "cart_size": (0.025, 0.05)},
+            name="jiang2021/invertedpendulum/test",
+            source=JIANG_KEEP_MASS,
         )
     )
     idp = "RobustInvertedDoublePendulum-v0"
@@ -92,7 +105,7 @@ def _build_presets() -> dict[str, UncertaintySet]:
             idp,
             {"pole1_length": (0.5, 1.0), "pole2_length": (0.5, 1.0)},
             name="jiang2021/inverteddoublependulum/train",
-            source=JIANG,
+            source=JIANG_KEEP_MASS,
         )
     )
     sets.append(
@@ -100,7 +113,7 @@ def _build_presets() -> dict[str, UncertaintySet]:
             idp,
             {"pole1_length": (1.0, 1.1), "pole2_length": (1.0, 1.1)},
             name="jiang2021/inverteddoublependulum/test",
-            source=JIANG,
+            source=JIANG_KEEP_MASS,
         )
     )
     # The one numeric test range WR2L's text gives for these envs (appendix B: Walker2d torso density).

@@ -158,19 +158,23 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
     truncates after 200 steps (8 s), the paper's episode length.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``: what a size change keeps, the cube's density or its mass (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``cube_half_width`` | 0.025 | [0.005, 0.1] | m | sizes of geoms object, object_hidden, target (MjSpec rebuild) |
+    | ``cube_half_width`` | 0.025 | [0.005, 0.1] | m | sizes of geoms object, object_hidden, target (rebuild; mass: below) |
     | ``cube_density`` | 567 | [1, 1e5] | kg/m^3 | body_mass, body_inertia of object |
     | ``friction`` | 1.0 | [0, 100] | 1 (factor) | geom_friction[:, 0] of every geom |
 
     ``cube_half_width`` is the paper's "half-cube width" (Table 3: uncertainty set 0.025, 0.022, 0.02 m,
     hold-out 0.021, 0.018, 0.015 m; presets ``mankowitz2020/shadowhand/uncertainty`` and ``.../holdout``).
-    The cube's collision box, its visual box and the goal's display box scale together; the mass is that of
-    the new volume at the MJCF's density, ``567 (2 w)^3`` kg, and the compiler recomputes the inertia
-    ``m (2 w)^2 / 6``. ``cube_density`` then scales mass and inertia of the cube of that size.
+    The cube's collision box, its visual box and the goal's display box scale together. The MJCF gives the
+    collision box ``density="567"`` and the visual box ``mass="0"``, so the cube's mass is inferred from its
+    volume: with ``keep_mass=False`` (default) it is that of the new volume at the MJCF's density,
+    ``567 (2 w)^3`` kg; with ``keep_mass=True`` it stays at the nominal cube's ``567 (0.05)^3 = 0.0709`` kg.
+    Either way the inertia is that of the new box, ``m (2 w)^2 / 6``. ``cube_density`` then scales mass and
+    inertia: with ``keep_mass=True`` it is the density of the nominal-size cube, ``m = cube_density (0.05)^3``.
 
     Other keyword arguments: ``render_mode`` (``"human"``, ``"rgb_array"``, ``"depth_array"``), ``width``, ``height``.
 
@@ -187,7 +191,7 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
                 0.005,
                 0.1,
                 "m",
-                "half the cube's edge: collision and visual boxes, mass (fixed density) and inertia",
+                "half the cube's edge: collision and visual boxes, mass (fixed density, or kept with keep_mass) and inertia",
                 kind="geometry",
                 geometry=GeometryEdit(geom_size=CUBE_GEOMS),
             ),
@@ -214,8 +218,9 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,
+        keep_mass: bool = False,
     ) -> None:
-        self._init_robust(params)
+        self._init_robust(params, keep_mass)
         MujocoEnv.__init__(
             self,
             model_path=hand_xml_path(),
@@ -226,7 +231,7 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
             height=height,
             default_camera_config={"distance": 0.5, "azimuth": 55.0, "elevation": -25.0, "lookat": np.array([1, 0.96, 0.14])},
         )
-        EzPickle.__init__(self, params=params, render_mode=render_mode, width=width, height=height)
+        EzPickle.__init__(self, params=params, render_mode=render_mode, width=width, height=height, keep_mass=keep_mass)
         model = self.model
         hand = range(N_HAND_JOINTS)
         self._hand_qpos = np.array([model.jnt_qposadr[j] for j in hand])
@@ -240,8 +245,8 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
     def _make_builder(self) -> ModelBuilder:
         """:return: the model builder, whose compiled models carry :func:`prepare_hand_spec`'s structural edits."""
         # the cube's geometry scales with its size; its mass follows from the new volume at the MJCF's density
-        # (567 kg/m^3) and the compiler recomputes its inertia
-        return ModelBuilder(self.fullpath, self.param_space, prepare_spec=prepare_hand_spec)
+        # (567 kg/m^3), or stays at the nominal cube's with keep_mass, and the inertia is that of the new box
+        return ModelBuilder(self.fullpath, self.param_space, prepare_spec=prepare_hand_spec, keep_mass=self._keep_mass)
 
     # ---- task, as functions of the state -----------------------------------------------------------
     def _transition(

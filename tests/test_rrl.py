@@ -24,8 +24,6 @@ from robust_sb3.rrl.swingup import (
     upright_gains,
 )
 
-scipy_linalg = pytest.importorskip("scipy.linalg")
-
 GAMMA = 2.0  # section 4.1
 
 
@@ -39,6 +37,9 @@ def game_riccati(env: LinearQuadraticGameEnv, gamma: float) -> tuple[np.ndarray,
     Eq. 12 (undiscounted, tau = inf): P A + A^T P + Q - P (B2 R^-1 B2^T - gamma^-2 B1 B1^T) P = 0, solved as an ARE
     with the stacked input [u, w] and the indefinite weight diag(R, -gamma^2); Eq. 13 gives the gains.
     """
+    # scipy is a dev dependency: imported here so that only the Riccati tests need it (a missing scipy fails them)
+    from scipy import linalg as scipy_linalg
+
     b = np.hstack((env.b2, env.b1))
     r = scipy_linalg.block_diag(env.r, -(gamma**2) * np.eye(env.b1.shape[1]))
     p = scipy_linalg.solve_continuous_are(env.a, b, env.q, r)
@@ -49,6 +50,8 @@ def game_riccati(env: LinearQuadraticGameEnv, gamma: float) -> tuple[np.ndarray,
 
 def stabilising_design(env: LinearQuadraticGameEnv) -> np.ndarray:
     """The paper's "pre-designed stabilizing controller": an LQR with heavier state cost and no disturber."""
+    from scipy import linalg as scipy_linalg
+
     return scipy_linalg.solve_continuous_are(env.a, env.b2, np.diag([30.0, 3.0]), env.r)
 
 

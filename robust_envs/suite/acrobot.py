@@ -30,7 +30,8 @@ class RobustAcrobotSwingupEnv(RobustSuiteEnv):
     terminates; the registered id truncates after 1000 steps (10 s at 0.01 s), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``; it changes nothing here, since the arms' masses are explicit (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -39,9 +40,9 @@ class RobustAcrobotSwingupEnv(RobustSuiteEnv):
     | ``elbow_damping`` | 0.05 | [0, 1e4] | N*m*s/rad | dof_damping of the elbow |
 
     The arms' masses are explicit (1 kg each), so a longer upper arm keeps its mass and gets the inertia
-    of the longer capsule; the lower arm moves with the elbow. The target stays at 4 m. Constraints are
-    disabled, so there is no friction parameter. Paper 000 (Table 3) varies ``upper_arm_length`` ("first
-    pole length"): presets ``mankowitz2020/acrobot-swingup/...``.
+    of the longer capsule, with ``keep_mass`` or without; the lower arm moves with the elbow. The target
+    stays at 4 m. Constraints are disabled, so there is no friction parameter. Paper 000 (Table 3) varies
+    ``upper_arm_length`` ("first pole length"): presets ``mankowitz2020/acrobot-swingup/...``.
 
     ## Version History
     - v0: first version, on dm_control 1.0.50.

@@ -66,6 +66,9 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
     - **Parameters** (``params`` at construction, :meth:`set_params`, ``reset(options={"params": ...})``)
       select a model per setting; each setting keeps its own dm_control ``Physics`` (up to
       :attr:`physics_pool_size`), so returning to a setting costs a lookup.
+    - **Masses under length changes.** Masses MuJoCo infers from geometry are recomputed at the nominal
+      density (``keep_mass=False``, default), or stay at their nominal values with the inertia of the new
+      shape (``keep_mass=True``); explicit MJCF masses stay fixed either way.
     - :meth:`get_state` / :meth:`set_state` and :meth:`sample_next_states` work on the full MuJoCo state.
 
     Subclasses set :attr:`param_space`, :attr:`domain`, :attr:`task_name`, :attr:`xml_file`,
@@ -99,9 +102,13 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         height: int = 240,
         camera_id: int | str = 0,
         control_timestep: float | None = None,
+        keep_mass: bool = False,
     ) -> None:
         """
         :param params: the physical parameters: a mapping (partial: the others are nominal) or a full vector
+        :param keep_mass: ``True``: a length change keeps the masses MuJoCo infers from geometry at their
+            nominal values (inertia of the new shape); ``False``: it keeps their density, so they follow the new
+            volume. Explicit MJCF masses stay fixed either way.
         :param control_timestep: seconds per agent step, a whole multiple of the physics time step (dm_control's
             ``environment_kwargs={"control_timestep": ...}``); ``None``: the suite's own (:attr:`dt` tells it).
             The registered time limit counts agent steps, so a longer step needs
@@ -112,7 +119,7 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         :param height: image height of ``render``
         :param camera_id: the camera ``render`` uses (index or name in the suite's XML)
         """
-        self._init_params(params)
+        self._init_params(params, keep_mass)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         EzPickle.__init__(
@@ -123,10 +130,11 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
             height=height,
             camera_id=camera_id,
             control_timestep=control_timestep,
+            keep_mass=keep_mass,
         )
         self.render_mode = render_mode
         self.width, self.height, self.camera_id = width, height, camera_id
-        self._builder = SuiteModelBuilder(suite_xml_path(self.xml_file), self.param_space)
+        self._builder = SuiteModelBuilder(suite_xml_path(self.xml_file), self.param_space, keep_mass=self._keep_mass)
         self._live_pool: OrderedDict[bytes, engine.Physics] = OrderedDict()
         self._sampler_pool: OrderedDict[bytes, engine.Physics] = OrderedDict()
         self._physics = self._physics_for(self._params, self._live_pool)

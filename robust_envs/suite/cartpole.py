@@ -29,7 +29,8 @@ _DOCS = """
     1000 steps (10 s at the 0.01 s control step), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``; it changes nothing here, since the pole's mass is explicit (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -40,8 +41,8 @@ _DOCS = """
     | ``hinge_1_damping`` | 2e-6 | [0, 1e4] | N*m*s/rad | dof_damping of the pole's hinge |
 
     The pole's mass is explicit in the MJCF, so a longer pole keeps its 0.1 kg and gets the inertia of
-    the longer capsule. Contacts are disabled in the model, so there is no friction parameter. Paper 000
-    (Table 3) varies ``pole_length``: presets ``mankowitz2020/{short}/...``.
+    the longer capsule, with ``keep_mass`` or without. Contacts are disabled in the model, so there is no
+    friction parameter. Paper 000 (Table 3) varies ``pole_length``: presets ``mankowitz2020/{short}/...``.
 
     ## Version History
     - v0: first version, on dm_control 1.0.50.

@@ -30,7 +30,8 @@ class RobustCheetahRunEnv(RobustSuiteEnv):
     1000 steps (10 s at 0.01 s), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``: what a torso length change keeps, the torso's density or its mass (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -42,7 +43,9 @@ class RobustCheetahRunEnv(RobustSuiteEnv):
     ``torso_length`` is the torso capsule's half-length, as paper 000's Table 3 writes it (0.5 m: a 1 m
     torso). A change ``d`` moves the legs' hips and the head ``d`` outwards along the torso. The XML
     declares ``settotalmass="14"``; a rebuilt model keeps the density that the nominal 14 kg implies
-    instead of rescaling every body back to 14 kg, so a longer torso is heavier and the legs are unchanged.
+    instead of rescaling every body back to 14 kg, so a longer torso is heavier and the legs are unchanged
+    (``keep_mass=False``). With ``keep_mass=True`` every body keeps its nominal mass (14 kg in all): the
+    torso body's 6.25 kg spread uniformly over the longer capsule and the head, with the inertia of that shape.
     Presets ``mankowitz2020/cheetah-run/...``.
 
     ## Version History

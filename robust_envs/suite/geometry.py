@@ -11,13 +11,14 @@ of the parameter times a fixed vector, so the joint at the end of a segment stay
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import mujoco
 import numpy as np
 
-from robust_envs.mujoco_model import LRUCache, ModelBuilder
+from robust_envs.mujoco_model import LRUCache, ModelBuilder, keep_body_masses
 from robust_envs.params import GeometryEdit, ParamSpace
 
 #: Which MjSpec field a :class:`Move` shifts:
@@ -105,7 +106,7 @@ def _reuse_nominal_textures(spec: mujoco.MjSpec, nominal: mujoco.MjModel) -> Non
         texture.data = bytes(nominal.tex_data[start : start + width * height * channels])
 
 
-def _compile_keeping_density(spec: mujoco.MjSpec, nominal_spec_total: float, total: float) -> mujoco.MjModel:
+def _compile_at_nominal_density(spec: mujoco.MjSpec, nominal_spec_total: float, total: float) -> mujoco.MjModel:
     # settotalmass would rescale a longer body back to the declared total, making every other body lighter.
     # Keep the density the nominal model implies instead: compile unscaled, then scale by the nominal factor.
     spec.compiler.settotalmass = -1.0
@@ -117,39 +118,54 @@ def _compile_keeping_density(spec: mujoco.MjSpec, nominal_spec_total: float, tot
     return model
 
 
-def compile_suite_model(xml_path: str, changes: tuple[tuple[LengthEdit, float], ...]) -> mujoco.MjModel:
+def compile_suite_model(
+    xml_path: str, changes: tuple[tuple[LengthEdit, float], ...], keep_mass: bool = False
+) -> mujoco.MjModel:
     """
     Compile a suite XML with length edits, from a cache when it was built before.
 
     With no change this is ``MjModel.from_xml_path`` of the upstream file, identical to the model
-    ``dm_control.suite.load`` compiles. Masses MuJoCo infers from geometry follow the new shapes at the
-    nominal density (for ``settotalmass`` models, the density that the nominal total implies); explicit
-    MJCF masses stay as they are, with the inertia of the new shape.
+    ``dm_control.suite.load`` compiles, whatever ``keep_mass``. Masses MuJoCo infers from geometry follow
+    the new shapes at the nominal density (for ``settotalmass`` models, the density that the nominal total
+    implies), or with ``keep_mass`` stay at their nominal values, spread uniformly over each body's new shape
+    (:func:`~robust_envs.mujoco_model.keep_body_masses`); explicit MJCF masses stay as they are. Either way the
+    inertia is that of the new shape.
 
     :param xml_path: absolute path of the suite's MJCF file
     :param changes: ``(edit, value - nominal)`` pairs
+    :param keep_mass: keep each body's nominal mass instead of its density
     :return: the compiled model; read-only (copy before editing)
     """
-    key = (xml_path, tuple((edit, change) for edit, change in changes if change != 0.0))
+    edits = tuple((edit, change) for edit, change in changes if change != 0.0)
+    # keep_mass is part of the key only where it makes a difference: the nominal model is shared
+    key = (xml_path, edits, keep_mass and bool(edits))
     model = _SUITE_PRISTINE.get(key)
     if model is not None:
         return model
-    if not key[1]:
+    if not edits:
         model = mujoco.MjModel.from_xml_path(xml_path)
+    elif key[2]:
+        model = copy.copy(compile_suite_model(xml_path, edits))
+        keep_body_masses(model, compile_suite_model(xml_path, ()))
     else:
-        nominal = compile_suite_model(xml_path, ())
-        spec = mujoco.MjSpec.from_file(xml_path)
-        _reuse_nominal_textures(spec, nominal)
-        total = float(spec.compiler.settotalmass)
-        if total > 0:
-            unscaled = spec.copy()
-            unscaled.compiler.settotalmass = -1.0
-            nominal_raw_total = float(unscaled.compile().body_mass.sum())
-        for edit, change in key[1]:
-            edit.apply(spec, change)
-        model = _compile_keeping_density(spec, nominal_raw_total, total) if total > 0 else spec.compile()
+        model = _compile_edited(xml_path, edits)
     _SUITE_PRISTINE.put(key, model)
     return model
+
+
+def _compile_edited(xml_path: str, edits: tuple[tuple[LengthEdit, float], ...]) -> mujoco.MjModel:
+    # the XML with the edits applied, every body at its nominal density
+    nominal = compile_suite_model(xml_path, ())
+    spec = mujoco.MjSpec.from_file(xml_path)
+    _reuse_nominal_textures(spec, nominal)
+    total = float(spec.compiler.settotalmass)
+    if total > 0:
+        unscaled = spec.copy()
+        unscaled.compiler.settotalmass = -1.0
+        nominal_raw_total = float(unscaled.compile().body_mass.sum())
+    for edit, change in edits:
+        edit.apply(spec, change)
+    return _compile_at_nominal_density(spec, nominal_raw_total, total) if total > 0 else spec.compile()
 
 
 class SuiteModelBuilder(ModelBuilder):
@@ -161,10 +177,11 @@ class SuiteModelBuilder(ModelBuilder):
     :param xml_path: absolute path of the suite's MJCF file
     :param param_space: the parameters
     :param cache_size: how many fully built models :meth:`model_for` keeps
+    :param keep_mass: length parameters keep each body's mass instead of its density
     """
 
-    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 256) -> None:
-        super().__init__(xml_path, param_space, cache_size)
+    def __init__(self, xml_path: str, param_space: ParamSpace, cache_size: int = 256, keep_mass: bool = False) -> None:
+        super().__init__(xml_path, param_space, cache_size, keep_mass=keep_mass)
         for i in self._geometry_idx:
             if not isinstance(param_space.specs[i].geometry, LengthEdit):
                 raise TypeError(f"Geometry parameter {param_space.specs[i].name!r} of a suite env needs a LengthEdit")
@@ -176,4 +193,4 @@ class SuiteModelBuilder(ModelBuilder):
 
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only compiled model for the geometry of ``vector``."""
-        return compile_suite_model(self.xml_path, self.changes(vector))
+        return compile_suite_model(self.xml_path, self.changes(vector), self.keep_mass)

@@ -28,7 +28,8 @@ _DOCS = """
     0.02 s), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``: what a calf length change keeps, the calf's density or its mass (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -38,7 +39,8 @@ _DOCS = """
 
     ``calf_length`` follows paper 000's Table 3, which writes the calf as the MJCF ``fromto`` z coordinate:
     -0.32 is the nominal 0.32 m calf, -0.4 a 0.4 m calf. The foot (with its touch sites) moves with the
-    calf's end; the calf's mass and inertia follow the new capsule at the XML's density. Presets
+    calf's end; the calf's mass and inertia follow the new capsule at the XML's density (``keep_mass=False``),
+    or the calf keeps its nominal mass with the inertia of the new capsule (``keep_mass=True``). Presets
     ``mankowitz2020/hopper-{task}/...``.
 
     ## Version History

@@ -30,7 +30,8 @@ class RobustPendulumSwingupEnv(RobustSuiteEnv):
     registered id truncates after 1000 steps (20 s at 0.02 s), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``; it changes nothing here, since every mass is explicit (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -39,8 +40,9 @@ class RobustPendulumSwingupEnv(RobustSuiteEnv):
     | ``hinge_damping`` | 0.1 | [0, 1e4] | N*m*s/rad | dof_damping of the hinge |
 
     The pole and the hinge's base geoms have ``mass="0"`` and the ball an explicit 1 kg, so ``ball_mass``
-    is the mass of everything that swings. Contacts are disabled, so there is no friction parameter.
-    Paper 000 (Table 3) varies ``ball_mass`` and, in its larger test set, the pole length in metres
+    is the mass of everything that swings, whatever ``pole_length`` and ``keep_mass``. Contacts are disabled,
+    so there is no friction parameter. Paper 000 (Table 3) varies ``ball_mass`` and, in its larger test set,
+    the pole length in metres
     (1.0-1.5 m, i.e. two to three times this model's 0.5 m pole): presets ``mankowitz2020/pendulum-swingup/...``.
 
     ## Version History

@@ -28,7 +28,8 @@ _DOCS = """
     1000 steps (25 s at 0.025 s), the suite's time limit.
 
     ## Arguments
-    ``params``: a mapping from the names below to values, or a full vector in this order.
+    ``params``: a mapping from the names below to values, or a full vector in this order. ``keep_mass``:
+    ``False`` (default) or ``True``: what a thigh length change keeps, the thighs' density or their mass (below).
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
@@ -38,7 +39,8 @@ _DOCS = """
 
     ``thigh_length`` is the thighs' MJCF half-length, as paper 000's Table 3 writes it (0.225 m: 0.45 m
     thighs). A change ``d`` lengthens each thigh by ``2 d`` and moves the knee, leg and foot down by ``2 d``;
-    the thighs' mass and inertia follow the new capsules at the XML's density. Presets
+    the thighs' mass and inertia follow the new capsules at the XML's density (``keep_mass=False``), or
+    the thighs keep their nominal mass with the inertia of the new capsules (``keep_mass=True``). Presets
     ``mankowitz2020/walker-{task}/...``.
 
     ## Version History
