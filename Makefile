@@ -15,7 +15,7 @@ $(BIN)/robust-rl: pyproject.toml
 install: $(BIN)/robust-rl
 
 demo: install
-	$(BIN)/python -m benchmarks.demo
+	$(BIN)/robust-rl demo
 
 test: install
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -m "not slow" -n 2 --durations=15

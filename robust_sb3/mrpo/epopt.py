@@ -19,16 +19,19 @@ class EPOpt(SampledEnvsPPO):
     ``worst_fraction`` (alpha, paper: 10%) worst of the M environments sampled each iteration.
 
     Paper: https://arxiv.org/abs/1610.01283 (Rajeswaran et al., ICLR 2017). As in Jiang et al., there is no
-    warm-up phase on all trajectories and the policy update is PPO. Sampling, return estimates, unfinished
-    episodes and logging are those of :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO`.
+    warm-up phase on all trajectories and the policy update is PPO. Sampling, return estimates (discounted by
+    default, as MRPO's), unfinished episodes, the default ``n_steps`` (the time limit) and logging are those of
+    :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO`.
 
     :param policy: the policy model to use (``"MlpPolicy"``, ...)
     :param env: a VecEnv of ``n_envs = M >= 2`` robust envs
     :param uncertainty_set: the training set (an :class:`~robust_envs.uncertainty.UncertaintySet` or a preset name)
     :param worst_fraction: alpha, the fraction of worst environments trained on (paper: 0.1); ties at the
         boundary are all kept
+    :param return_estimate: ``"discounted"`` (by ``gamma``, as in Jiang et al.) or ``"undiscounted"``; the
+        worst environments are ranked by it
     :param _init_setup_model: whether or not to build the network at the creation of the instance
-    :param kwargs: every other argument of :class:`stable_baselines3.PPO`
+    :param kwargs: every other argument of :class:`stable_baselines3.PPO` (``n_steps`` defaults to the time limit)
     """
 
     def _select(self, returns: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, float]:

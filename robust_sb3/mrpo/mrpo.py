@@ -55,16 +55,22 @@ class MRPO(SampledEnvsPPO):
 
     Paper: https://proceedings.mlr.press/v139/jiang21c.html (ICML 2021).
 
-    Each iteration samples M = ``n_envs`` environments ``p_i`` from the training ``uncertainty_set``,
-    collects ``n_steps`` steps in each (one per sub-env column), estimates ``eta_hat(p_i)`` from Monitor
-    episode returns (see :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO` for unfinished episodes),
-    finds the worst environment ``p_w``, scores ``E_hat(p_i) = eta_hat(p_i) - kappa * ||p_i - p_w||`` with the
-    parameters normalised by their training range (Algorithm 2, line 9), and runs one PPO update on the
-    trajectories of the environments whose score is at least that of every environment of the
-    ``worst_fraction`` worst (the 10%-worst variant of section 4; :func:`~robust_sb3.mrpo.selection.mrpo_select`).
+    Each iteration samples M = ``n_envs`` environments ``p_i`` from the training ``uncertainty_set`` (Algorithm 2,
+    line 3), collects ``n_steps`` steps in each (one per sub-env column), estimates ``eta_hat(p_i)``, the mean
+    cumulative discounted return of the episodes run in ``p_i`` (line 5; see
+    :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO` for ``return_estimate`` and unfinished episodes),
+    finds the worst environment ``p_w`` (line 7), scores ``E_hat(p_i) = eta_hat(p_i) - kappa * ||p_i - p_w||``
+    with the parameters normalised by their training range (line 9), and runs one PPO update (line 12) on the
+    trajectories of the ``worst_fraction`` worst environments and of every environment whose score is at
+    least that of every one of them (line 11 with section 4's 10% worst-case set in place of ``p_w``;
+    :func:`~robust_sb3.mrpo.selection.mrpo_select`). The worst environments are always trained on, and with
+    ``kappa = 0`` every environment is.
 
-    The paper's settings: M = 100, L = 1 trajectory per environment (here: ``n_steps`` at least the time limit),
-    two 64-unit hidden layers (SB3's default ``MlpPolicy``), kappa ramped to a fixed high value.
+    The paper's settings: M = 100, L = 1 trajectory per environment (here: ``n_steps`` defaults to the time
+    limit), two 64-unit hidden layers (SB3's default ``MlpPolicy``), kappa ramped to a fixed high value. kappa
+    is in units of the return estimate per unit of normalised parameter distance, so its scale follows the
+    returns': a discounted return is at most about ``1 / (1 - gamma)`` rewards per step (100 at ``gamma =
+    0.99``), an undiscounted one up to the time limit's worth.
 
     :param policy: the policy model to use (``"MlpPolicy"``, ...)
     :param env: a VecEnv of ``n_envs = M >= 2`` robust envs (``make_vec_env(env_id, n_envs=M)``)
@@ -72,9 +78,11 @@ class MRPO(SampledEnvsPPO):
         ``"jiang2021/invertedpendulum/train"``)
     :param kappa: the penalty coefficient: a number, or a schedule ``progress_remaining -> kappa`` (default
         :class:`KappaRamp`: 0 growing to 100 over the first half of training)
-    :param worst_fraction: the fraction of worst environments whose scores set the threshold (paper: 0.1)
+    :param worst_fraction: the fraction of worst environments that replaces ``p_w``: they are always trained on,
+        and their best score is the threshold the others must reach (paper: 0.1)
+    :param return_estimate: ``"discounted"`` (the paper's, by ``gamma``) or ``"undiscounted"``
     :param _init_setup_model: whether or not to build the network at the creation of the instance
-    :param kwargs: every other argument of :class:`stable_baselines3.PPO`
+    :param kwargs: every other argument of :class:`stable_baselines3.PPO` (``n_steps`` defaults to the time limit)
     """
 
     def __init__(
@@ -84,10 +92,11 @@ class MRPO(SampledEnvsPPO):
         uncertainty_set: UncertaintySet | str | None = None,
         kappa: float | Callable[[float], float] | None = None,
         worst_fraction: float = 0.1,
+        return_estimate: str = "discounted",
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, env, uncertainty_set, worst_fraction, _init_setup_model=False, **kwargs)
+        super().__init__(policy, env, uncertainty_set, worst_fraction, return_estimate, _init_setup_model=False, **kwargs)
         if kappa is None:
             kappa = KappaRamp()
         if not callable(kappa):

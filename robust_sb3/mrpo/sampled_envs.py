@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -9,8 +10,8 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor, unwrap_vec_wrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize, unwrap_vec_wrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from robust_envs.presets import get_preset
 from robust_envs.uncertainty import UncertaintySet
@@ -19,6 +20,8 @@ from robust_sb3.mrpo.selection import normalized_params, worst_fraction_mean
 
 #: the paper's worst-case metric: the mean return of the 10% worst sampled environments (Jiang et al. 2021, section 4.1)
 REPORTED_WORST_FRACTION = 0.1
+#: the allowed ``return_estimate`` values: the paper's cumulative discounted return, or the plain sum of rewards
+RETURN_ESTIMATES = ("discounted", "undiscounted")
 
 
 class Selection(NamedTuple):
@@ -61,31 +64,48 @@ class SampledEnvsPPO(PPO):
     estimates each environment's return, lets :meth:`_select` choose the environments to train on, and runs
     PPO's unchanged ``train()`` on their rows only (:class:`~robust_sb3.mrpo.buffers.EnvMaskedRolloutBuffer`).
 
-    **Return estimate** ``eta_hat(p_i)``: the mean undiscounted return of the episodes environment ``i``
-    finished during the rollout, as reported by SB3's ``Monitor`` (or ``VecMonitor``) in ``info["episode"]``
-    (never the buffer's rewards, which carry PPO's ``gamma * V`` bootstrap at time-limit truncations).
+    **Return estimate** ``eta_hat(p_i)`` (Algorithm 2, line 5): the mean, over the episodes environment ``i``
+    finished during the rollout, of each episode's cumulative discounted return ``sum_t gamma^t r_t``, with
+    ``gamma`` PPO's discount, as in the paper (``return_estimate="discounted"``, the default).
+    ``return_estimate="undiscounted"`` sums the rewards instead: the episode return SB3's ``Monitor`` reports.
+    Both are computed from the rewards the VecEnv returns at every step (before ``VecNormalize``'s scaling,
+    if the env has one), never from the rollout buffer's rewards, which carry PPO's ``gamma * V`` bootstrap
+    at time-limit truncations.
+
     **An environment whose first episode did not finish within the rollout** (it survived all ``n_steps``
-    steps) is estimated by the return of that unfinished episode so far, read from the Monitor: the return of
-    the episode truncated at the rollout's horizon. Every environment starts a fresh episode at the start of
-    the rollout, so a finished episode and an unfinished one are both returns over at most ``n_steps`` steps
-    and compare on the same footing; with ``n_steps`` at least the time limit every environment finishes one
-    episode (the paper's L = 1 trajectory per environment) and the case does not arise. The trajectories of
-    unfinished environments are trained on like any other when selected (PPO bootstraps them with the value
-    function, as always). ``robust/unfinished_fraction`` logs how often it happens.
+    steps) is estimated by the return of that unfinished episode so far, discounted the same way: the return
+    of the episode truncated at the rollout's horizon. Every environment starts a fresh episode at the start
+    of the rollout, so a finished episode and an unfinished one are both returns over at most ``n_steps``
+    steps and compare on the same footing. The trajectories of unfinished environments are trained on like
+    any other when selected (PPO bootstraps them with the value function, as always).
+    ``robust/unfinished_fraction`` logs how often it happens.
+
+    **n_steps**: the paper estimates each environment from full trajectories (L = 1 per environment), so
+    ``n_steps`` defaults to the sub-envs' time limit (their ``spec.max_episode_steps``; PPO's 2048 when they
+    have none): every environment then finishes at least one episode and the unfinished case does not
+    arise. An environment whose episode ends earlier starts new ones in the same rollout and is estimated
+    by the mean of those it finished. An explicit ``n_steps`` below the time limit issues a ``UserWarning``
+    naming both numbers, since the environments that survive the rollout are then estimated from unfinished
+    episodes. A rollout holds ``n_steps * n_envs`` transitions; as in PPO, SB3 warns when that is not a
+    multiple of ``batch_size`` (the last minibatch of each epoch is then smaller), so with the default
+    ``n_steps`` pick a ``batch_size`` that divides ``time_limit * n_envs`` (minibatches come from the selected
+    columns only, so the last one can be smaller all the same).
 
     Logged each iteration (``robust/...``, Jiang et al. 2021, section 4.1): ``mean_return`` (average over the M
     sampled environments), ``worst10_return`` (mean of the 10% worst), ``worst_return``, ``selected_fraction``,
-    ``selected_mean_return`` and ``unfinished_fraction``.
+    ``selected_mean_return`` and ``unfinished_fraction``, all of the return estimates above.
 
     :param policy: the policy model to use (``"MlpPolicy"``, ...)
-    :param env: a VecEnv of ``n_envs >= 2`` perturbable robust envs (``make_vec_env(env_id, n_envs=M)``), each
-        with a Monitor (``make_vec_env`` adds it) or wrapped in a ``VecMonitor``
+    :param env: a VecEnv of ``n_envs >= 2`` perturbable robust envs (``make_vec_env(env_id, n_envs=M)``)
     :param uncertainty_set: the training set the M environments are drawn from (an
         :class:`~robust_envs.uncertainty.UncertaintySet` or a preset name, e.g. ``"jiang2021/hopper/train"``);
         parameters it does not name keep the value the env was made with
     :param worst_fraction: the fraction of worst environments the selection rule is built on (paper: 0.1)
+    :param return_estimate: ``"discounted"`` (the paper's ``eta_hat``, discounted by ``gamma``) or
+        ``"undiscounted"`` (the plain sum of rewards, the Monitor's episode return)
     :param _init_setup_model: whether or not to build the network at the creation of the instance
-    :param kwargs: every other argument of :class:`stable_baselines3.PPO` (``n_steps``, ``batch_size``, ...)
+    :param kwargs: every other argument of :class:`stable_baselines3.PPO` (``n_steps``, default: the
+        sub-envs' time limit; ``batch_size``, ``gamma``, ...)
     """
 
     def __init__(
@@ -94,14 +114,22 @@ class SampledEnvsPPO(PPO):
         env: VecEnv | str | None,
         uncertainty_set: UncertaintySet | str | None = None,
         worst_fraction: float = 0.1,
+        return_estimate: str = "discounted",
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(return_estimate, str) or return_estimate not in RETURN_ESTIMATES:
+            raise ValueError(f"return_estimate must be one of {RETURN_ESTIMATES}, got {return_estimate!r}")
+        time_limit = episode_time_limit(env)
+        if "n_steps" not in kwargs and time_limit is not None:
+            # one full episode per column: the paper's L = 1 trajectory per sampled environment
+            kwargs["n_steps"] = time_limit
         super().__init__(policy, env, _init_setup_model=False, **kwargs)
         self.uncertainty_set = resolve_uncertainty_set(uncertainty_set)
         if isinstance(worst_fraction, bool) or not isinstance(worst_fraction, int | float) or not 0.0 < worst_fraction <= 1.0:
             raise ValueError(f"worst_fraction must be a fraction in (0, 1], got {worst_fraction!r}")
         self.worst_fraction = float(worst_fraction)
+        self.return_estimate = return_estimate
         self.last_selection: Selection | None = None
         if _init_setup_model:
             self._setup_model()
@@ -136,6 +164,20 @@ class SampledEnvsPPO(PPO):
         except AttributeError as error:
             raise ValueError(f"{type(self).__name__} needs perturbable robust_envs envs (with a param_space)") from error
         self.uncertainty_set.validate(param_space)
+        self._warn_if_rollout_is_short(env)
+
+    def _warn_if_rollout_is_short(self, env: VecEnv) -> None:
+        """Warn when a rollout is too short for every environment to finish an episode (no full trajectory)."""
+        time_limit = episode_time_limit(env)
+        if time_limit is not None and self.n_steps < time_limit:
+            warnings.warn(
+                f"n_steps={self.n_steps} is below the sub-envs' time limit of {time_limit} steps: an environment whose "
+                f"episode survives all {self.n_steps} steps is estimated from that unfinished episode, not from a full "
+                f"trajectory as in Jiang et al. (2021). Leave n_steps unset (default: the time limit, {time_limit}) "
+                "for one full episode per environment.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def set_env(self, env: Any, force_reset: bool = True) -> None:
         """
@@ -158,7 +200,7 @@ class SampledEnvsPPO(PPO):
 
     def _excluded_save_params(self) -> list[str]:
         # the parameter generator is re-seeded from ``seed`` on load, like SB3's own generators
-        return [*super()._excluded_save_params(), "_param_rng", "last_selection", "_finished_returns"]
+        return [*super()._excluded_save_params(), "_param_rng", "last_selection"]
 
     # ---- one iteration ----------------------------------------------------------------------------
     def _sample_environments(self, env: VecEnv) -> list[dict[str, float]]:
@@ -185,6 +227,9 @@ class SampledEnvsPPO(PPO):
         """
         Sample M environments, collect PPO's rollout in them, estimate their returns and select the columns to train on.
 
+        PPO's own ``collect_rollouts`` runs unchanged on the env seen through :class:`_EpisodeReturns`, which
+        records every step's rewards for the return estimates.
+
         :param env: the training VecEnv (M sub-envs)
         :param callback: called at every step, as in PPO
         :param rollout_buffer: an env-masked rollout buffer
@@ -192,17 +237,10 @@ class SampledEnvsPPO(PPO):
         :return: False if a callback stopped training
         """
         settings = self._sample_environments(env)
-        self._finished_returns: list[list[float]] | None = [[] for _ in range(env.num_envs)]
-        try:
-            if not super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps):
-                return False
-            finished_returns = self._finished_returns
-        finally:
-            self._finished_returns = None
-        finished = np.array([len(r) > 0 for r in finished_returns])
-        returns = np.array([np.mean(r) if r else np.nan for r in finished_returns])
-        if not finished.all():
-            returns[~finished] = _running_returns(env, np.flatnonzero(~finished))
+        recorder = _EpisodeReturns(env, discount=self.gamma if self.return_estimate == "discounted" else 1.0)
+        if not super().collect_rollouts(recorder, callback, rollout_buffer, n_rollout_steps):
+            return False
+        returns, finished = recorder.estimates()
         params = normalized_params(settings, self.uncertainty_set)  # type: ignore[arg-type]
         mask, kappa = self._select(returns, params)
         assert isinstance(rollout_buffer, _EnvMask)
@@ -210,15 +248,6 @@ class SampledEnvsPPO(PPO):
         self.last_selection = Selection(settings, returns, finished, mask, kappa)
         self._log_selection(self.last_selection)
         return True
-
-    def _update_info_buffer(self, infos: list[dict[str, Any]], dones: np.ndarray | None = None) -> None:
-        super()._update_info_buffer(infos, dones)
-        # infos come in sub-env order: info i is environment p_i's
-        if getattr(self, "_finished_returns", None) is not None:
-            for i, info in enumerate(infos):
-                episode = info.get("episode")
-                if episode is not None:
-                    self._finished_returns[i].append(float(episode["r"]))  # type: ignore[index]
 
     def _select(self, returns: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, float]:
         """
@@ -240,19 +269,64 @@ class SampledEnvsPPO(PPO):
             self.logger.record("robust/kappa", selection.kappa)
 
 
-def _running_returns(env: VecEnv, indices: np.ndarray) -> np.ndarray:
+def episode_time_limit(env: Any) -> int | None:
     """
-    :param env: the training VecEnv
-    :param indices: sub-envs whose episode is still running
-    :return: the undiscounted return of each one's running episode so far, from its ``Monitor`` or the ``VecMonitor``
+    :param env: a VecEnv (anything else has no sub-envs to ask)
+    :return: the longest ``spec.max_episode_steps`` of its sub-envs, ``None`` when none has a time limit
     """
-    index_list = [int(i) for i in indices]
-    if all(env.env_is_wrapped(Monitor, indices=index_list)):
-        return np.array([float(np.sum(r)) for r in env.get_attr("rewards", indices=index_list)])
-    vec_monitor = unwrap_vec_wrapper(env, VecMonitor)
-    if vec_monitor is not None:
-        return np.asarray(vec_monitor.episode_returns, dtype=np.float64)[indices]  # type: ignore[attr-defined]
-    raise ValueError(
-        "MRPO/EPOpt estimate each environment's return from episode returns: wrap the sub-envs in "
-        "stable_baselines3.common.monitor.Monitor (make_vec_env does) or the VecEnv in VecMonitor"
-    )
+    if not isinstance(env, VecEnv):
+        return None
+    limits = [spec.max_episode_steps for spec in env.get_attr("spec") if spec is not None and spec.max_episode_steps]
+    return max(limits, default=None)
+
+
+class _EpisodeReturns(VecEnvWrapper):
+    """
+    The training VecEnv for one rollout, recording each sub-env's episode returns ``sum_t discount^t r_t``.
+
+    Rewards are taken where ``env.step`` returns them, before PPO adds its ``gamma * V`` bootstrap at
+    time-limit truncations, and before ``VecNormalize``'s scaling (its original rewards), so the returns are
+    those of the environment's own rewards. Every sub-env starts a fresh episode with the rollout.
+
+    :param venv: the training VecEnv, its episodes just reset
+    :param discount: ``gamma`` for discounted returns, 1 for undiscounted ones
+    """
+
+    def __init__(self, venv: VecEnv, discount: float) -> None:
+        super().__init__(venv)
+        self.discount = discount
+        self._normalize = unwrap_vec_wrapper(venv, VecNormalize)
+        self._running = np.zeros(venv.num_envs)
+        self._weights = np.ones(venv.num_envs)
+        self._finished: list[list[float]] = [[] for _ in range(venv.num_envs)]
+
+    def reset(self) -> VecEnvObs:
+        # PPO's rollout never resets (VecEnvs reset finished episodes themselves); kept for the VecEnv interface
+        self._running[:] = 0.0
+        self._weights[:] = 1.0
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        observations, rewards, dones, infos = self.venv.step_wait()
+        raw = rewards if self._normalize is None else self._normalize.get_original_reward()
+        self._running += self._weights * np.asarray(raw, dtype=np.float64)
+        self._weights *= self.discount
+        ended = np.asarray(dones, dtype=bool)
+        # infos and dones come in sub-env order: entry i is environment p_i's
+        for i in np.flatnonzero(ended):
+            self._finished[i].append(float(self._running[i]))
+        self._running[ended] = 0.0
+        self._weights[ended] = 1.0
+        return observations, rewards, dones, infos
+
+    def estimates(self) -> tuple[np.ndarray, np.ndarray]:
+        """
+        :return: the (M,) return estimates (the mean over finished episodes, else the running episode's
+            return so far) and the (M,) booleans saying which sub-envs finished an episode
+        """
+        finished = np.array([len(returns) > 0 for returns in self._finished])
+        estimates = np.array(
+            [np.mean(returns) if returns else running for returns, running in zip(self._finished, self._running, strict=True)],
+            dtype=np.float64,
+        )
+        return estimates, finished

@@ -123,23 +123,31 @@ def mrpo_scores(returns: np.ndarray, params: np.ndarray, kappa: float) -> np.nda
 
 def mrpo_select(returns: np.ndarray, params: np.ndarray, kappa: float, worst_fraction: float = 0.1) -> np.ndarray:
     """
-    MRPO's practical selection (Jiang et al. 2021, section 4): keep environment ``i`` when its score
-    ``E_hat(p_i)`` (:func:`mrpo_scores`) is at least the score of every environment in the ``worst_fraction``
-    worst set (:func:`worst_set`, the "10% worst-case environments" that replace ``p_w`` in line 11).
+    MRPO's practical selection (Jiang et al. 2021, Algorithm 2, line 11, with section 4's 10% worst-case set).
 
-    With ``kappa = 0`` this keeps every environment whose return reaches the k-th lowest; a larger ``kappa``
-    drops the environments far from the worst one unless their return makes up for the distance. The
-    worst-set member of the highest score is always kept, so the selection is never empty.
+    Algorithm 2 trains on ``T = {tau_i : E_hat(p_i) >= E_hat(p_w)}`` (line 11), a set that always contains the
+    worst environment ``p_w`` (line 7) itself. Section 4 replaces the single ``p_w`` by the ``worst_fraction``
+    worst environments ``W`` (:func:`worst_set`, ties at its boundary included): "the trajectories we add to
+    the subset T should have the E_hat(p_i) greater than and equal to those of all the 10% worst-case
+    environments". So the trained set is ``W`` itself plus every environment whose score ``E_hat(p_i)``
+    (:func:`mrpo_scores`, line 9) is at least the score of every member of ``W``, i.e. at least
+    ``max_{j in W} E_hat(p_j)``.
 
-    :param returns: (M,) return estimates
-    :param params: (M, d) normalised parameters
+    ``W``, and with it ``p_w``, is always trained on, so the selection is never empty and never smaller than
+    ``W``: when many returns tie (at a return cap, say) ``W`` grows with the ties and so does the selection.
+    With ``kappa = 0`` every environment is kept (outside ``W`` every return exceeds every return in ``W``),
+    as line 11 keeps every environment at ``kappa = 0``; a larger ``kappa`` drops the environments far from
+    ``p_w`` unless their return makes up for the distance.
+
+    :param returns: (M,) return estimates ``eta_hat`` (line 5)
+    :param params: (M, d) normalised parameters (:func:`normalized_params`)
     :param kappa: the penalty coefficient
-    :param worst_fraction: the fraction of worst environments that sets the threshold (paper: 0.1)
+    :param worst_fraction: the fraction of worst environments that replaces ``p_w`` (paper: 0.1)
     :return: (M,) boolean mask of the environments trained on
     """
     scores = mrpo_scores(returns, params, kappa)
-    threshold = scores[worst_set(returns, worst_fraction)].max()
-    return scores >= threshold
+    worst = worst_set(returns, worst_fraction)
+    return worst | (scores >= scores[worst].max())
 
 
 def epopt_select(returns: np.ndarray, worst_fraction: float = 0.1) -> np.ndarray:
