@@ -22,7 +22,14 @@ set's range (Full-DR). ``--agents E-SVG RE-SVG SRE-SVG`` runs section 4.2's SVG 
 :class:`~robust_sb3.RobustSAC`. ``--control-timestep`` sets the suite env's seconds per agent step (dm_control's action
 repeat); the episodes keep the suite's duration.
 
-One JSON per (agent, seed) goes to the results folder; existing files are skipped (resumable).
+The robust critics use the paper's Eq. 1 target, the reward the agent experienced outside the infimum over the
+models; ``--reward-in-inf`` puts each model's own reward inside it instead (the per-model target of the runs made
+before this switch existed; see :func:`robust_sb3.mpo.robust_target.robust_td_target`). The choice is recorded in
+each result's ``config`` and, when set, the results folder and the charts get the suffix ``_rinf``.
+
+One JSON per (agent, seed) goes to the results folder; existing files are skipped (resumable), unless a robust
+agent's file was made with the other target (files without ``reward_in_inf`` in their ``config`` predate the
+switch: per-model target), which stops the run rather than mixing the two targets in one folder.
 ``--plot`` draws the paper's bar chart (mean and spread over seeds per hold-out env and agent).
 
 Run: ``nice -n 10 python -m benchmarks.mpo_reproduction --suite cartpole-balance --seeds 0 1 2`` then the same
@@ -60,6 +67,8 @@ AGENTS = {
 #: Section 4.2's domain-randomisation baselines: E-MPO acting in a model drawn per episode from the uncertainty
 #: set's members (Limited-DR) or from 100 values drawn once, uniformly over the set's range (Full-DR).
 DR_AGENTS = {"Limited-DR": "limited", "Full-DR": "full"}
+#: The suffix of the results folder and the charts of ``--reward-in-inf`` runs (each model's reward in the infimum).
+REWARD_IN_INF_SUFFIX = "_rinf"
 #: Section 4.2's stochastic value gradient agents: SAC (entropy-regularised by construction, the paper's E-SVG) and
 #: RobustSAC with the robust (RE-SVG) and soft-robust (SRE-SVG) critic target shared with MPO.
 SVG_AGENTS = {"E-SVG": "none", "RE-SVG": "robust", "SRE-SVG": "soft"}
@@ -104,6 +113,36 @@ class Protocol:
     @property
     def horizon(self) -> int:
         return self.episode_steps if self.episode_steps is not None else 1000  # the suite's time limit
+
+
+def with_reward_in_inf(protocol: Protocol) -> Protocol:
+    """:return: the protocol with the ``_rinf`` results folder and charts, so per-model-target runs keep apart."""
+    figure = protocol.figure.with_name(protocol.figure.stem + REWARD_IN_INF_SUFFIX + protocol.figure.suffix)
+    results = protocol.results.with_name(protocol.results.name + REWARD_IN_INF_SUFFIX)
+    return Protocol(**{**protocol.__dict__, "results": results, "figure": figure})
+
+
+def recorded_reward_in_inf(result: dict[str, Any]) -> bool:
+    """:return: the target form a result was made with (files from before ``--reward-in-inf`` existed: per-model)."""
+    return bool(result["config"].get("reward_in_inf", True))
+
+
+def is_done(path: pathlib.Path, reward_in_inf: bool) -> bool:
+    """
+    :return: whether the run of ``path`` exists with the requested target form (or with either, for a non-robust
+        agent, whose target the switch does not change)
+    :raises SystemExit: the file is a robust agent's with the other target form (neither reused nor overwritten)
+    """
+    if not path.exists():
+        return False
+    result = json.loads(path.read_text())
+    if result["config"].get("robustness", "none") == "none" or recorded_reward_in_inf(result) == reward_in_inf:
+        return True
+    made_with = "each model's reward in the infimum" if recorded_reward_in_inf(result) else "Eq. 1 (reward outside)"
+    raise SystemExit(
+        f"{path} was made with another robust target ({made_with}); move it away or choose --out "
+        f"(--reward-in-inf runs go to the folder with the suffix {REWARD_IN_INF_SUFFIX})"
+    )
 
 
 def legacy_protocol(env_id: str, param: str) -> Protocol:
@@ -198,7 +237,7 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
     variant = DR_AGENTS.get(agent)
     model: MPO | RobustSAC
     if agent in SVG_AGENTS:
-        config: dict[str, Any] = {"robustness": SVG_AGENTS[agent]}
+        config: dict[str, Any] = {"robustness": SVG_AGENTS[agent], "reward_in_inf": args.reward_in_inf}
         env = make_env(protocol, config["robustness"] != "none")
         # SAC's own hard-coded defaults otherwise; its soft target updates replace MPO's periodic copies
         model = RobustSAC(
@@ -211,7 +250,7 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
             **config,
         )
     else:
-        config = AGENTS["E-MPO"] if variant is not None else AGENTS[agent]
+        config = {**(AGENTS["E-MPO"] if variant is not None else AGENTS[agent]), "reward_in_inf": args.reward_in_inf}
         env = make_env(protocol, config["robustness"] != "none", variant)
         model = MPO(
             "MlpPolicy",
@@ -374,6 +413,12 @@ def main() -> None:
     )
     parser.add_argument("--env", default="RobustPendulum-v0", help="env of the legacy mode (without --suite)")
     parser.add_argument("--param", default="mass", help="parameter of the legacy mode (without --suite)")
+    parser.add_argument(
+        "--reward-in-inf",
+        action="store_true",
+        help="robust targets with each model's own reward inside the infimum (default: Eq. 1, the experienced reward "
+        f"outside); results folder and charts get the suffix {REWARD_IN_INF_SUFFIX}",
+    )
     parser.add_argument("--out", type=pathlib.Path, help="results folder (default: the protocol's)")
     parser.add_argument("--plot", action="store_true", help="only draw the bar chart from existing results")
     args = parser.parse_args()
@@ -381,6 +426,8 @@ def main() -> None:
     if args.control_timestep is not None and not args.suite:
         raise SystemExit("--control-timestep applies to the suite envs only: add --suite")
     protocol = suite_protocol(args.suite, args.control_timestep) if args.suite else legacy_protocol(args.env, args.param)
+    if args.reward_in_inf:
+        protocol = with_reward_in_inf(protocol)
     if args.out is not None:
         protocol = Protocol(**{**protocol.__dict__, "results": args.out})
     if args.plot:
@@ -391,7 +438,7 @@ def main() -> None:
     for seed in args.seeds:  # seeds outermost, so an interrupted run leaves every agent with as many seeds
         for agent in args.agents:
             path = args.out / f"{agent}_seed{seed}.json"
-            if path.exists():
+            if is_done(path, args.reward_in_inf):
                 continue
             result = run(agent, seed, protocol, args)
             path.write_text(json.dumps(result, indent=2))

@@ -8,11 +8,21 @@ environments sampled each iteration), then evaluates the final policy over grids
 ``benchmarks/results/mrpo/``; runs whose file exists are skipped, so the script is resumable. Run one
 process at a time (``nice -n 10``); ``--summarize`` aggregates the files into tables and figures.
 
+Every task rolls out ``n_steps`` equal to its time limit per sub-env, so each of MRPO's and PW-DR's sampled
+environments is estimated from one full episode (the paper's L = 1; the estimate is the discounted return,
+as the paper's eta). ``--keep-mass`` makes a length or size change keep the bodies' masses (Roboschool's
+variant, ``keep_mass=True``) for the pendula and writes to ``<out>_keep_mass``.
+
 Run::
 
-    nice -n 10 python -m benchmarks.mrpo_reproduction --task invertedpendulum --seeds 0 1 2
-    nice -n 10 python -m benchmarks.mrpo_reproduction --task hopper --seeds 0 1 2
-    python -m benchmarks.mrpo_reproduction --summarize
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task invertedpendulum --seeds 0 1 2 3 4
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task inverteddoublependulum --keep-mass --seeds 0 1 2 3 4
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task cartpole --seeds 0 1 2 3 4
+    nice -n 10 python -m benchmarks.mrpo_reproduction --task hopper --timesteps 1000000 --seeds 0 1 2 3 4
+    python -m benchmarks.mrpo_reproduction --summarize [--keep-mass]
+
+Results of the runs made before MRPO's selection was fixed (it dropped the worst environment at kappa = 0)
+and with 512-step rollouts are kept in ``benchmarks/results/superseded/mrpo_selection_bug/``.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import numpy as np
 from robust_envs.evaluation import RobustnessReport, evaluate_robustness
 from robust_envs.presets import get_preset
 
-OUT = Path("benchmarks/results/mrpo")
+OUT = Path("benchmarks/results/mrpo_fixed")
 FIGURES = Path("benchmarks/figures")
 ALGOS = ("mrpo", "ppo-dr", "pw-dr")
 
@@ -39,16 +49,32 @@ TASKS: dict[str, dict[str, Any]] = {
         "axes": ("pole_length", "cart_size"),
         "timesteps": 300_000,
         "n_envs": 16,
-        "ppo": {"n_steps": 512, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+        "ppo": {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+    },
+    "inverteddoublependulum": {
+        "env_id": "RobustInvertedDoublePendulum-v0",
+        "axes": ("pole1_length", "pole2_length"),
+        "timesteps": 500_000,
+        "n_envs": 16,
+        "ppo": {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+    },
+    "cartpole": {
+        "env_id": "RobustCartPole-v0",
+        "axes": ("pole_length", "pole_mass"),
+        "timesteps": 300_000,
+        "n_envs": 16,
+        "ppo": {"n_steps": 500, "batch_size": 250, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
     },
     "hopper": {
         "env_id": "RobustHopper-v0",
         "axes": ("density", "friction"),
-        "timesteps": 300_000,
+        "timesteps": 1_000_000,
         "n_envs": 16,
-        "ppo": {"n_steps": 512, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
+        "ppo": {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99},
     },
 }
+#: the tasks whose presets change lengths or sizes, where --keep-mass applies
+KEEP_MASS_TASKS = ("invertedpendulum", "inverteddoublependulum")
 
 
 class CurveRecorder:
@@ -111,7 +137,9 @@ def _callback(recorder: CurveRecorder):
     return _AfterSelection()
 
 
-def make_model(task: str, algo: str, seed: int, timesteps: int | None = None) -> tuple[Any, int]:
+def make_model(
+    task: str, algo: str, seed: int, timesteps: int | None = None, env_kwargs: dict[str, Any] | None = None
+) -> tuple[Any, int]:
     """
     :return: the untrained model of ``algo`` on ``task`` with the shared hyperparameters, and its training steps
     """
@@ -126,19 +154,24 @@ def make_model(task: str, algo: str, seed: int, timesteps: int | None = None) ->
     train_set = get_preset(f"jiang2021/{task}/train")
     common = {"seed": seed, "device": "cpu", "verbose": 0, **config["ppo"]}
     if algo == "ppo-dr":
-        env = make_domain_randomized_env(config["env_id"], train_set, n_envs=config["n_envs"], seed=seed)
+        env = make_domain_randomized_env(
+            config["env_id"], train_set, n_envs=config["n_envs"], seed=seed, env_kwargs=env_kwargs
+        )
         model = PPO("MlpPolicy", env, **common)
     else:
-        env = make_vec_env(config["env_id"], n_envs=config["n_envs"], seed=seed)
+        env = make_vec_env(config["env_id"], n_envs=config["n_envs"], seed=seed, env_kwargs=env_kwargs)
         cls = MRPO if algo == "mrpo" else EPOpt
         model = cls("MlpPolicy", env, uncertainty_set=train_set, **common)
     return model, int(timesteps or config["timesteps"])
 
 
-def run_one(task: str, algo: str, seed: int, timesteps: int | None, points: int, episodes: int) -> dict[str, Any]:
+def run_one(
+    task: str, algo: str, seed: int, timesteps: int | None, points: int, episodes: int, keep_mass: bool = False
+) -> dict[str, Any]:
     """Train, record the curves, evaluate on the training and testing grids; return the JSON record."""
     config = TASKS[task]
-    model, steps = make_model(task, algo, seed, timesteps)
+    env_kwargs = {"keep_mass": True} if keep_mass else {}
+    model, steps = make_model(task, algo, seed, timesteps, env_kwargs)
     recorder = CurveRecorder()
     start = time.perf_counter()
     model.learn(steps, callback=_callback(recorder))
@@ -151,6 +184,8 @@ def run_one(task: str, algo: str, seed: int, timesteps: int | None, points: int,
         "timesteps": steps,
         "n_envs": config["n_envs"],
         "ppo": config["ppo"],
+        "env_kwargs": env_kwargs,
+        "return_estimate": getattr(model, "return_estimate", None),
         "train_seconds": train_seconds,
         "curves": recorder.rows,
     }
@@ -158,7 +193,13 @@ def run_one(task: str, algo: str, seed: int, timesteps: int | None, points: int,
         record["kappa"] = repr(model.kappa)
     for role in ("train", "test"):
         report = evaluate_robustness(
-            model, config["env_id"], f"jiang2021/{task}/{role}", n_episodes=episodes, seed=1000, points=points
+            model,
+            config["env_id"],
+            f"jiang2021/{task}/{role}",
+            n_episodes=episodes,
+            seed=1000,
+            points=points,
+            env_kwargs=env_kwargs,
         )
         record[f"eval_{role}"] = report.to_dict()
         record[f"{role}_mean"] = report.mean
@@ -197,11 +238,11 @@ def summarize(out: Path = OUT) -> str:
                 f"| {stat([r['test_mean'] for r in mine])} | {stat([r['test_worst10'] for r in mine])} "
                 f"| {stat(tail_mean)} | {stat(tail_worst)} |"
             )
-        _figures(task, runs)
+        _figures(task, runs, suffix="_keep_mass" if out.name.endswith("_keep_mass") else "")
     return "\n".join(lines)
 
 
-def _figures(task: str, runs: list[dict[str, Any]]) -> None:
+def _figures(task: str, runs: list[dict[str, Any]], suffix: str = "") -> None:
     from matplotlib.figure import Figure
 
     FIGURES.mkdir(parents=True, exist_ok=True)
@@ -236,7 +277,7 @@ def _figures(task: str, runs: list[dict[str, Any]]) -> None:
                 )
     fig.colorbar(image, ax=fig.axes, label="mean return")
     fig.suptitle(f"{TASKS[task]['env_id']}: unseen testing range (Jiang et al. Table 1)", fontsize=10)
-    fig.savefig(FIGURES / f"mrpo_{task}_test_heatmaps.png", dpi=100)
+    fig.savefig(FIGURES / f"mrpo_{task}{suffix}_test_heatmaps.png", dpi=100)
     # Figure 1: training curves
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     for k, key in enumerate(("mean_return", "worst10_return")):
@@ -253,11 +294,11 @@ def _figures(task: str, runs: list[dict[str, Any]]) -> None:
     window = TASKS[task]["ppo"]["n_steps"]
     fig.suptitle(
         f"{TASKS[task]['env_id']}: training curves over the environments of each iteration\n"
-        f"(mrpo, pw-dr: per-environment returns within the {window}-step rollout window; "
-        "ppo-dr: full episodes that ended in the iteration; not on one scale)",
+        f"(mrpo, pw-dr: per-environment discounted returns of the {window}-step rollout; "
+        "ppo-dr: undiscounted returns of full episodes that ended in the iteration; not on one scale)",
         fontsize=9,
     )
-    fig.savefig(FIGURES / f"mrpo_{task}_training_curves.png", dpi=100)
+    fig.savefig(FIGURES / f"mrpo_{task}{suffix}_training_curves.png", dpi=100)
 
 
 def main() -> None:
@@ -270,8 +311,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=5, help="evaluation grid points per parameter")
     parser.add_argument("--episodes", type=int, default=2, help="evaluation episodes per grid cell")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--keep-mass", action="store_true", help="lengths and sizes keep the bodies' masses (pendula)")
     parser.add_argument("--summarize", action="store_true")
     args = parser.parse_args()
+    if args.keep_mass:
+        if not args.summarize and args.task not in KEEP_MASS_TASKS:
+            parser.error(f"--keep-mass applies to the tasks with lengths or sizes {KEEP_MASS_TASKS}, not {args.task}")
+        args.out = args.out.with_name(args.out.name + "_keep_mass")
     if args.summarize:
         print(summarize(args.out))
         return
@@ -283,7 +329,7 @@ def main() -> None:
             if path.exists():
                 print(f"skip {path} (exists)", flush=True)
                 continue
-            record = run_one(args.task, algo, seed, args.timesteps, args.points, args.episodes)
+            record = run_one(args.task, algo, seed, args.timesteps, args.points, args.episodes, args.keep_mass)
             path.write_text(json.dumps(record))
             print(
                 f"{path}: train {record['train_seconds']:.0f}s, train avg {record['train_mean']:.1f} / 10%-worst "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 from collections import defaultdict
 
 import gymnasium as gym
@@ -11,9 +12,14 @@ import pytest
 
 th = pytest.importorskip("torch")
 
+from stable_baselines3.common.logger import Logger  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
 import robust_envs  # noqa: E402,F401
 from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet  # noqa: E402
 from robust_sb3 import MPO, RobustSAC  # noqa: E402
+from robust_sb3.mpo import mpo as mpo_module  # noqa: E402
+from robust_sb3.mpo import robust_sac as robust_sac_module  # noqa: E402
 from robust_sb3.mpo.buffers import PerturbedReplayBuffer, PerturbedReplayBufferSamples  # noqa: E402
 
 pytestmark = pytest.mark.sb3
@@ -32,9 +38,49 @@ def pendulum(models=MASSES, steps: int = 100) -> gym.Env:
     return PerturbedTransitions(gym.make("RobustPendulum-v0", max_episode_steps=steps), models)
 
 
+def spy_on(monkeypatch, owner, name: str) -> list:
+    """
+    Wrap ``owner.name`` so that every call is recorded (undone at the end of the test).
+
+    :return: the list the calls go to, as ``(args, kwargs, result)``
+    """
+    calls = []
+    original = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append((args, kwargs, result))
+        return result
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
+def spy_on_critic_targets(monkeypatch, module) -> list:
+    """:return: the recorded ``F.mse_loss(prediction, target)`` calls of an algorithm's module (its critic losses)."""
+    monkeypatch.setattr(module, "F", types.SimpleNamespace(mse_loss=F.mse_loss))
+    return spy_on(monkeypatch, module.F, "mse_loss")
+
+
+def assert_logged_diagnostics(logged: dict, call: tuple, n_models: int) -> None:
+    """
+    The logged ``robust/target_gap`` and ``robust/worst_model_fraction_k`` of a one-gradient-step ``train`` are the
+    gap and the argmin of the recorded ``robust_td_target`` call's inputs, recomputed here by hand (Eq. 1 form:
+    compared on ``gamma (1 - d_k) V_k``, the experienced reward being common to the models).
+    """
+    (rewards, terminated, values, gamma, *_), _, _ = call
+    assert rewards.shape == (len(values), 1)  # the experienced reward, outside the infimum (Eq. 1)
+    continuation = (gamma * (1.0 - terminated) * values).numpy().astype(np.float64)
+    gap = continuation.mean(axis=1) - continuation.min(axis=1)
+    assert logged["robust/target_gap"] == pytest.approx(gap.mean(), rel=1e-4, abs=1e-5)
+    fractions = np.bincount(continuation.argmin(axis=1), minlength=n_models) / len(values)
+    assert [logged[f"robust/worst_model_fraction_{k}"] for k in range(n_models)] == pytest.approx(fractions.tolist())
+
+
 @pytest.mark.parametrize("robustness", ["none", "robust", "soft"])
 @pytest.mark.parametrize("entropy_regularized", [False, True])
-def test_run_all_six_agents(robustness, entropy_regularized):
+def test_run_all_six_agents(monkeypatch, robustness, entropy_regularized):
+    targets = spy_on(monkeypatch, mpo_module, "robust_td_target")
     model = MPO(
         "MlpPolicy",
         pendulum(),
@@ -52,25 +98,32 @@ def test_run_all_six_agents(robustness, entropy_regularized):
     logged = model.logger.name_to_value
     for key in ("train/critic_loss", "train/actor_loss", "train/eta", "train/kl_mean", "train/kl_std", "train/kl_estep"):
         assert math.isfinite(logged[key]), key
+    assert len(targets) == 120 - 50  # one target per gradient step, one step per env step after learning_starts
     if robustness == "none":
         assert type(model.replay_buffer) is not PerturbedReplayBuffer and model.n_models == 0
+        (rewards, terminated, values, *_), _, _ = targets[-1]
+        assert rewards.shape == terminated.shape == values.shape == (16, 1)
+        assert "robust/target_gap" not in logged
     else:
         assert isinstance(model.replay_buffer, PerturbedReplayBuffer) and model.n_models == 3
-        assert logged["robust/target_gap"] >= 0.0
-        fractions = [logged[f"robust/worst_model_fraction_{k}"] for k in range(3)]
-        assert sum(fractions) == pytest.approx(1.0)
+        assert_logged_diagnostics(logged, targets[-1], 3)
 
 
-def test_progress_bar():
+def test_progress_bar(monkeypatch):
     pytest.importorskip("tqdm", reason="SB3's progress bar needs tqdm and rich (stable-baselines3[extra])")
     pytest.importorskip("rich", reason="SB3's progress bar needs tqdm and rich (stable-baselines3[extra])")
-    MPO("MlpPolicy", pendulum(), robustness="robust", learning_starts=20, batch_size=8, policy_kwargs=tiny()).learn(
-        40, progress_bar=True
-    )
+    from stable_baselines3.common.callbacks import ProgressBarCallback
+
+    ticks = spy_on(monkeypatch, ProgressBarCallback, "_on_step")
+    model = MPO("MlpPolicy", pendulum(), robustness="robust", learning_starts=20, batch_size=8, policy_kwargs=tiny())
+    model.learn(40, progress_bar=True)
+    assert model.num_timesteps == 40 and len(ticks) == 40  # the bar was driven once per env step
 
 
-def test_run_on_a_mujoco_env_with_terminations_and_several_envs():
+def test_run_on_a_mujoco_env_with_terminations_and_several_envs(monkeypatch):
     from stable_baselines3.common.env_util import make_vec_env
+
+    targets = spy_on(monkeypatch, mpo_module, "robust_td_target")
 
     models = [{}, {"pole_length": 1.0}]
     env = make_vec_env(
@@ -84,7 +137,7 @@ def test_run_on_a_mujoco_env_with_terminations_and_several_envs():
     assert buffer.dones[:filled].sum() > 0
     terminal = buffer.dones[:filled] > 0
     assert np.array_equal(buffer.perturbed_terminated[:filled, :, 0][terminal], buffer.dones[:filled][terminal])
-    assert model.logger.name_to_value["robust/target_gap"] >= 0.0
+    assert_logged_diagnostics(model.logger.name_to_value, targets[-1], 2)
 
 
 def test_limited_domain_randomization_baseline_runs():
@@ -107,13 +160,15 @@ def test_full_domain_randomization_baseline_runs():
 
 
 @pytest.mark.parametrize("robustness", ["robust", "soft"])
-def test_robust_sac_runs(robustness):
+def test_robust_sac_runs(monkeypatch, robustness):
+    targets = spy_on(monkeypatch, robust_sac_module, "robust_td_target")
     model = RobustSAC(
         "MlpPolicy", pendulum(), robustness=robustness, learning_starts=50, batch_size=16, policy_kwargs=tiny(), seed=0
     )
     model.learn(120)
     assert isinstance(model.replay_buffer, PerturbedReplayBuffer)
-    assert model.logger.name_to_value["robust/target_gap"] >= 0.0
+    assert len(targets) == 120 - 50
+    assert_logged_diagnostics(model.logger.name_to_value, targets[-1], 3)
 
 
 def test_robust_sac_without_robustness_is_exactly_sac():
@@ -124,6 +179,107 @@ def test_robust_sac_without_robustness_is_exactly_sac():
     reference = SAC("MlpPolicy", "Pendulum-v1", **kwargs).learn(150)
     for (name, a), (_, b) in zip(ours.policy.state_dict().items(), reference.policy.state_dict().items(), strict=True):
         assert th.equal(a, b), name
+
+
+#: Two hand-made transitions with K = 3 models (the numbers of tests/test_robust_target.py): the reward the agent
+#: experienced, and each model's next observation (theta, theta_dot), reward and termination (the third model's
+#: next state terminal in the first). With V(s') = 10 theta' and gamma = 0.9 the continuations
+#: gamma (1 - d_k) V(s'_k) are 9, 4.5, 0 and 0.9, 3.6, 1.8.
+HAND_BATCH = {
+    1.5: dict(next_obs=[[1.0, 0.0], [0.5, 0.0], [0.7, 0.0]], rewards=[1.0, 2.0, 3.0], terminated=[0.0, 0.0, 1.0]),
+    0.5: dict(next_obs=[[0.1, 0.0], [0.4, 0.0], [0.2, 0.0]], rewards=[2.0, 0.0, 1.0], terminated=[0.0, 0.0, 0.0]),
+}
+#: By hand, per experienced reward: Eq. 1 (r + min / mean of the continuations) and each model's reward inside.
+HAND_TARGETS = {
+    ("robust", False): {1.5: 1.5 + 0.0, 0.5: 0.5 + 0.9},
+    ("robust", True): {1.5: min(1 + 9, 2 + 4.5, 3 + 0), 0.5: min(2 + 0.9, 0 + 3.6, 1 + 1.8)},
+    ("soft", False): {1.5: 1.5 + 4.5, 0.5: 0.5 + 2.1},
+    ("soft", True): {1.5: (10 + 6.5 + 3) / 3, 0.5: (2.9 + 3.6 + 2.8) / 3},
+}
+#: The diagnostics by hand: mean minus min of what the models are compared on, and the argmin.
+HAND_GAPS = {False: {1.5: 4.5 - 0.0, 0.5: 2.1 - 0.9}, True: {1.5: 6.5 - 3.0, 0.5: 3.1 - 2.8}}
+HAND_WORST = {False: {1.5: 2, 0.5: 0}, True: {1.5: 2, 0.5: 2}}
+
+
+def hand_filled(algorithm: type, **kwargs):
+    """:return: an algorithm (gamma 0.9) whose replay buffer holds the HAND_BATCH transitions, with a silent logger."""
+    model = algorithm("MlpPolicy", pendulum(), gamma=0.9, learning_starts=10**6, policy_kwargs=tiny(), seed=0, **kwargs)
+    for reward, transition in HAND_BATCH.items():
+        info = {
+            "perturbed_next_obs": np.array(transition["next_obs"]),
+            "perturbed_rewards": np.array(transition["rewards"]),
+            "perturbed_terminated": np.array(transition["terminated"]),
+        }
+        next_obs = np.array(transition["next_obs"][:1])  # the agent acts in model 0
+        model.replay_buffer.add(np.zeros((1, 2)), next_obs, np.zeros((1, 1)), np.array([reward]), np.array([False]), [info])
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
+@pytest.mark.parametrize("robustness", ["robust", "soft"])
+@pytest.mark.parametrize("reward_in_inf", [False, True])
+def test_mpo_regresses_on_the_robust_target_of_its_batch(monkeypatch, robustness, reward_in_inf):
+    """The critic's regression target in MPO.train is robust_td_target's, and equals the hand-computed target."""
+    model = hand_filled(MPO, robustness=robustness, reward_in_inf=reward_in_inf, batch_size=8, device="cpu")
+    monkeypatch.setattr(model, "next_state_values", lambda next_obs: 10.0 * next_obs[:, 0])  # V(s') by hand
+    samples = spy_on(monkeypatch, model.replay_buffer, "sample")
+    targets = spy_on(monkeypatch, mpo_module, "robust_td_target")
+    losses = spy_on_critic_targets(monkeypatch, mpo_module)
+    model.train(gradient_steps=1, batch_size=8)
+    data = samples[0][2]
+    experienced = data.rewards[:, 0].tolist()  # identifies each sampled row's transition
+    regressed_on = losses[0][0][1]  # F.mse_loss(q_values, target)
+    expected = [HAND_TARGETS[robustness, reward_in_inf][r] for r in experienced]
+    assert regressed_on.squeeze(1).tolist() == pytest.approx(expected, rel=1e-5)
+    (rewards, terminated, *_), _, out = targets[0]
+    assert th.equal(regressed_on, out.target)
+    assert th.equal(rewards, data.perturbed_rewards if reward_in_inf else data.rewards)
+    assert th.equal(terminated, data.perturbed_terminated)
+    logged = model.logger.name_to_value
+    assert logged["robust/target_gap"] == pytest.approx(np.mean([HAND_GAPS[reward_in_inf][r] for r in experienced]), rel=1e-5)
+    worst = np.bincount([HAND_WORST[reward_in_inf][r] for r in experienced], minlength=3) / len(experienced)
+    assert [logged[f"robust/worst_model_fraction_{k}"] for k in range(3)] == pytest.approx(worst.tolist())
+
+
+@pytest.mark.parametrize("reward_in_inf", [False, True])
+def test_robust_sac_regresses_on_the_robust_target_of_its_batch(monkeypatch, reward_in_inf):
+    """Both of RobustSAC's critics regress on the robust target of the batch, by hand from the next-state values."""
+    model = hand_filled(RobustSAC, robustness="robust", reward_in_inf=reward_in_inf, batch_size=8, device="cpu")
+    samples = spy_on(monkeypatch, model.replay_buffer, "sample")
+    targets = spy_on(monkeypatch, robust_sac_module, "robust_td_target")
+    losses = spy_on_critic_targets(monkeypatch, robust_sac_module)
+    model.train(gradient_steps=1, batch_size=8)
+    data = samples[0][2]
+    (rewards, _, values, *_), _, out = targets[0]
+    assert th.equal(rewards, data.perturbed_rewards if reward_in_inf else data.rewards)
+    expected = []
+    for reward, row in zip(data.rewards[:, 0].tolist(), values.tolist(), strict=True):
+        transition = HAND_BATCH[reward]
+        continuation = [0.9 * (1.0 - d) * v for d, v in zip(transition["terminated"], row, strict=True)]
+        inside = [r + c for r, c in zip(transition["rewards"], continuation, strict=True)]
+        expected.append(min(inside) if reward_in_inf else reward + min(continuation))
+    assert out.target.squeeze(1).tolist() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert len(losses) == 2 and all(th.equal(call[0][1], out.target) for call in losses)  # the twin critics
+
+
+def test_identical_models_give_no_gap_and_the_first_worst_model(monkeypatch):
+    """K copies of the acting model: the K next states agree, so the gap is 0 and the infimum picks model 0 (ties)."""
+    model = MPO(
+        "MlpPolicy",
+        pendulum([MASSES[0]] * 3),
+        robustness="robust",
+        learning_starts=50,
+        batch_size=16,
+        policy_kwargs=tiny(),
+        seed=0,
+        device="cpu",
+    )
+    # A deterministic V(s'): the real one samples actions per next state, which would tell identical states apart.
+    monkeypatch.setattr(model, "next_state_values", lambda next_obs: next_obs[:, 0] + 0.1 * next_obs[:, 1])
+    model.learn(80)
+    logged = model.logger.name_to_value
+    assert logged["robust/target_gap"] == pytest.approx(0.0, abs=1e-6)
+    assert [logged[f"robust/worst_model_fraction_{k}"] for k in range(3)] == [1.0, 0.0, 0.0]
 
 
 def test_buffer_stores_the_wrappers_next_states():
@@ -139,8 +295,10 @@ def test_buffer_stores_the_wrappers_next_states():
         obs = next_obs
     assert np.array_equal(buffer.perturbed_next_observations[:10, 0], np.stack([i["perturbed_next_obs"] for i in infos]))
     assert np.allclose(buffer.perturbed_rewards[:10, 0], np.stack([i["perturbed_rewards"] for i in infos]))
-    # model 0 is the nominal 1.0 kg the env runs: its next state is the real one
+    # model 0 is the nominal 1.0 kg the env runs: its next state and its reward are the real ones, so with K = 1 and
+    # this model the Eq. 1 target (experienced reward) and the per-model one (reward_in_inf=True) coincide
     assert np.allclose(buffer.perturbed_next_observations[:10, 0, 0], buffer.next_observations[:10, 0])
+    assert np.allclose(buffer.perturbed_rewards[:10, 0, 0], buffer.rewards[:10, 0])
     sample = buffer.sample(8)
     assert isinstance(sample, PerturbedReplayBufferSamples)
     assert sample.perturbed_next_observations.shape == (8, 3, 2)
@@ -215,13 +373,14 @@ def test_mstep_respects_its_kl_bounds():
     assert stats["train/kl_mean"][0] > 0.1
 
 
-def test_save_load_round_trip(tmp_path):
+def test_save_load_round_trip(monkeypatch, tmp_path):
     env = pendulum()
     model = MPO(
         "MlpPolicy",
         env,
         robustness="soft",
         model_weights=[0.2, 0.3, 0.5],
+        reward_in_inf=True,
         entropy_regularized=True,
         learning_starts=50,
         batch_size=16,
@@ -247,14 +406,26 @@ def test_save_load_round_trip(tmp_path):
         ):
             assert th.equal(a, b), network
     assert (loaded.robustness, loaded.model_weights, loaded.n_models) == ("soft", [0.2, 0.3, 0.5], 3)
+    assert loaded.reward_in_inf is True and MPO.load(tmp_path / "mpo").reward_in_inf is True
     loaded.load_replay_buffer(tmp_path / "buffer")
     assert np.array_equal(loaded.replay_buffer.perturbed_next_observations, model.replay_buffer.perturbed_next_observations)
-    loaded.learn(40, reset_num_timesteps=False)  # and training continues
+    targets = spy_on(monkeypatch, mpo_module, "robust_td_target")
+    loaded.learn(40, reset_num_timesteps=False)  # and training continues, with the loaded target form
+    assert targets and all(args[0].shape == (16, 3) and args[6] is True for args, _, _ in targets)
 
 
 def test_robust_sac_save_load(tmp_path):
     env = pendulum()
-    model = RobustSAC("MlpPolicy", env, robustness="robust", learning_starts=50, batch_size=16, policy_kwargs=tiny(), seed=0)
+    model = RobustSAC(
+        "MlpPolicy",
+        env,
+        robustness="robust",
+        reward_in_inf=True,
+        learning_starts=50,
+        batch_size=16,
+        policy_kwargs=tiny(),
+        seed=0,
+    )
     model.learn(100)
     observations = np.stack([env.observation_space.sample() for _ in range(10)])
     model.save(tmp_path / "sac")
@@ -262,7 +433,8 @@ def test_robust_sac_save_load(tmp_path):
     assert np.array_equal(
         loaded.predict(observations, deterministic=True)[0], model.predict(observations, deterministic=True)[0]
     )
-    assert loaded.robustness == "robust" and loaded.n_models == 3
+    assert loaded.robustness == "robust" and loaded.n_models == 3 and loaded.reward_in_inf is True
+    assert RobustSAC("MlpPolicy", env, robustness="robust").reward_in_inf is False  # Eq. 1 by default
 
 
 def test_determinism_with_a_seed():

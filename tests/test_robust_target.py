@@ -1,4 +1,4 @@
-"""The robust, soft-robust and entropy-regularised TD targets (Eq. 1, 4), the E- and M-steps, against hand-computed values."""
+"""The robust, soft-robust and entropy-regularised TD targets (Eq. 1, 4) in both reward forms, the E- and M-steps, by hand."""
 
 from __future__ import annotations
 
@@ -14,35 +14,83 @@ from robust_sb3.mpo.robust_target import check_robustness, diagonal_gaussian_kl,
 
 pytestmark = pytest.mark.sb3
 
-# One transition, K = 3 models: rewards, the third model's next state terminal, next-state values, gamma 0.9.
-REWARDS = th.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+# Two transitions, K = 3 models with distinct rewards, the third model's next state terminal in row 0; gamma 0.9.
+EXPERIENCED = th.tensor([[1.5], [0.5]])  # the reward of the transition the agent experienced (the buffer's)
+REWARDS = th.tensor([[1.0, 2.0, 3.0], [2.0, 0.0, 1.0]])  # each model's own reward
 TERMINATED = th.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
 VALUES = th.tensor([[10.0, 5.0, 7.0], [1.0, 4.0, 2.0]])
-# per model: row 0: 1 + 0.9 * 10 = 10, 2 + 0.9 * 5 = 6.5, 3 (terminal: reward only); row 1: 0.9, 3.6, 1.8
-PER_MODEL = [[10.0, 6.5, 3.0], [0.9, 3.6, 1.8]]
+WEIGHTS = th.tensor([0.5, 0.25, 0.25])
+# gamma (1 - d_k) V_k: row 0: 9, 4.5, 0 (terminal: no continuation); row 1: 0.9, 3.6, 1.8
+# Eq. 1 (reward outside): per model 1.5 + (9, 4.5, 0) = 10.5, 6, 1.5; 0.5 + (0.9, 3.6, 1.8) = 1.4, 4.1, 2.3
+EQ1_PER_MODEL = [[10.5, 6.0, 1.5], [1.4, 4.1, 2.3]]
+# per-model rewards inside: 1 + 9 = 10, 2 + 4.5 = 6.5, 3 + 0 = 3; 2 + 0.9 = 2.9, 0 + 3.6 = 3.6, 1 + 1.8 = 2.8
+INSIDE_PER_MODEL = [[10.0, 6.5, 3.0], [2.9, 3.6, 2.8]]
 
 
-def test_robust_target_is_the_worst_model_with_per_model_terminals():
-    out = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "robust")
-    assert np.allclose(out.per_model.numpy(), PER_MODEL)
-    assert out.target.squeeze(1).tolist() == pytest.approx([3.0, 0.9])
-    assert out.worst_model.tolist() == [2, 0]
-    assert out.gap.tolist() == pytest.approx([(10 + 6.5 + 3) / 3 - 3.0, (0.9 + 3.6 + 1.8) / 3 - 0.9])
+def test_robust_target_keeps_the_experienced_reward_outside_the_infimum():
+    """Eq. 1: r + min_k gamma (1 - d_k) V_k with the experienced r; the worst model is the lowest continuation."""
+    out = robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, "robust")
+    assert out.target.squeeze(1).tolist() == pytest.approx([1.5 + 0.0, 0.5 + 0.9])
     assert out.target.shape == (2, 1)
+    assert np.allclose(out.per_model.numpy(), EQ1_PER_MODEL)
+    assert out.worst_model.tolist() == [2, 0]
+    # mean minus min of the continuations: (9 + 4.5 + 0) / 3 - 0, (0.9 + 3.6 + 1.8) / 3 - 0.9
+    assert out.gap.tolist() == pytest.approx([4.5, 1.2])
 
 
-def test_soft_robust_target_is_the_mean_or_the_weighted_mean():
-    uniform = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "soft")
-    assert uniform.target.squeeze(1).tolist() == pytest.approx([6.5, 2.1])
-    weighted = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "soft", th.tensor([0.5, 0.25, 0.25]))
-    assert weighted.target.squeeze(1).tolist() == pytest.approx([0.5 * 10 + 0.25 * 6.5 + 0.25 * 3, 0.45 + 0.9 + 0.45])
+def test_robust_target_with_the_models_rewards_inside_the_infimum():
+    """reward_in_inf=True: min_k (r_k + gamma (1 - d_k) V_k), each model with its own reward."""
+    out = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "robust", reward_in_inf=True)
+    assert out.target.squeeze(1).tolist() == pytest.approx([3.0, 2.8])
+    assert np.allclose(out.per_model.numpy(), INSIDE_PER_MODEL)
+    assert out.worst_model.tolist() == [2, 2]
+    assert out.gap.tolist() == pytest.approx([(10 + 6.5 + 3) / 3 - 3.0, (2.9 + 3.6 + 2.8) / 3 - 2.8])
+
+
+def test_soft_robust_target_in_both_forms():
+    """The mean (uniform) or the weighted sum over the models, the experienced reward outside or each model's inside."""
+    uniform = robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, "soft")
+    assert uniform.target.squeeze(1).tolist() == pytest.approx([1.5 + 4.5, 0.5 + 2.1])
+    weighted = robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, "soft", WEIGHTS)
+    # 1.5 + 0.5 * 9 + 0.25 * 4.5 + 0.25 * 0; 0.5 + 0.5 * 0.9 + 0.25 * 3.6 + 0.25 * 1.8
+    assert weighted.target.squeeze(1).tolist() == pytest.approx([7.125, 2.3])
+    assert weighted.gap.tolist() == pytest.approx([4.5, 1.2])  # the unweighted spread, as for "robust"
+    inside = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "soft", reward_in_inf=True)
+    assert inside.target.squeeze(1).tolist() == pytest.approx([6.5, 3.1])
+    inside_weighted = robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "soft", WEIGHTS, reward_in_inf=True)
+    # 0.5 * 10 + 0.25 * 6.5 + 0.25 * 3; 0.5 * 2.9 + 0.25 * 3.6 + 0.25 * 2.8
+    assert inside_weighted.target.squeeze(1).tolist() == pytest.approx([7.375, 3.05])
+
+
+def test_the_forms_agree_when_every_model_has_the_experienced_reward():
+    """Rewards of (s, a) only: r_k = r for all k, and the two forms give the same target and diagnostics."""
+    same = EXPERIENCED.expand(-1, 3)
+    for robustness, weights in (("robust", None), ("soft", None), ("soft", WEIGHTS)):
+        eq1 = robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, robustness, weights)
+        inside = robust_td_target(same, TERMINATED, VALUES, 0.9, robustness, weights, reward_in_inf=True)
+        assert eq1.target.squeeze(1).tolist() == pytest.approx(inside.target.squeeze(1).tolist())
+        assert th.allclose(eq1.per_model, inside.per_model)
+        assert eq1.worst_model.tolist() == inside.worst_model.tolist()
+        assert eq1.gap.tolist() == pytest.approx(inside.gap.tolist())
 
 
 def test_non_robust_target_takes_one_model():
-    out = robust_td_target(th.tensor([[1.0], [2.0]]), th.tensor([[0.0], [1.0]]), th.tensor([[4.0], [4.0]]), 0.5, "none")
-    assert out.target.squeeze(1).tolist() == pytest.approx([3.0, 2.0])
+    rewards, terminated, values = th.tensor([[1.0], [2.0]]), th.tensor([[0.0], [1.0]]), th.tensor([[4.0], [4.0]])
+    for reward_in_inf in (False, True):  # K = 1: the experienced transition is the model, both forms are one
+        out = robust_td_target(rewards, terminated, values, 0.5, "none", reward_in_inf=reward_in_inf)
+        assert out.target.squeeze(1).tolist() == pytest.approx([3.0, 2.0])
+        assert out.gap.tolist() == [0.0, 0.0] and out.worst_model.tolist() == [0, 0]
     with pytest.raises(ValueError, match="one next state"):
-        robust_td_target(REWARDS, TERMINATED, VALUES, 0.9, "none")
+        robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, "none")
+
+
+def test_non_robust_target_is_bit_for_bit_the_plain_td_target():
+    """The Eq. 1 form must not change non-robust MPO's numbers: r + gamma (1 - d) V, the same float operations."""
+    gen = th.Generator().manual_seed(0)
+    rewards, values = th.randn(64, 1, generator=gen), th.randn(64, 1, generator=gen) * 100.0
+    terminated = (th.rand(64, 1, generator=gen) < 0.2).float()
+    out = robust_td_target(rewards, terminated, values, 0.99, "none")
+    assert th.equal(out.target, rewards + 0.99 * (1.0 - terminated) * values)
 
 
 def test_bad_robustness_settings_raise():
@@ -54,8 +102,12 @@ def test_bad_robustness_settings_raise():
         check_robustness("soft", 3, [0.5, 0.5])
     with pytest.raises(ValueError, match="sum to 1"):
         check_robustness("soft", 3, [0.5, 0.5, 0.5])
-    with pytest.raises(ValueError, match="must all have shape"):
-        robust_td_target(REWARDS, TERMINATED[:, :2], VALUES, 0.9)
+    with pytest.raises(ValueError, match="must both have shape"):
+        robust_td_target(EXPERIENCED, TERMINATED[:, :2], VALUES, 0.9)
+    with pytest.raises(ValueError, match=r"experienced transition's reward .*need reward_in_inf=True"):
+        robust_td_target(REWARDS, TERMINATED, VALUES, 0.9)
+    with pytest.raises(ValueError, match=r"each model's reward, shape \(2, 3\)"):
+        robust_td_target(EXPERIENCED, TERMINATED, VALUES, 0.9, reward_in_inf=True)
     assert check_robustness("soft", 2, (0.25, 0.75)).tolist() == [0.25, 0.75]
 
 

@@ -22,9 +22,9 @@ class PerturbedReplayBufferSamples(NamedTuple):
     :param actions: (B, action_dim)
     :param next_observations: (B, *obs_shape) the next observation in the env the agent acted in
     :param dones: (B, 1) terminations of that env (time-limit truncations excluded)
-    :param rewards: (B, 1)
+    :param rewards: (B, 1) the reward in the env the agent acted in: Eq. 1's reward, outside the infimum
     :param perturbed_next_observations: (B, K, *obs_shape)
-    :param perturbed_rewards: (B, K)
+    :param perturbed_rewards: (B, K) each model's reward (the per-model target's, ``reward_in_inf=True``)
     :param perturbed_terminated: (B, K) as floats (1.0 = the model's next state is terminal)
     """
 
@@ -199,16 +199,21 @@ def n_models_of(env: Any, robustness: str, owner: str) -> int:
     return int(counts.pop())
 
 
-def next_state_batch(data: Any, n_models: int) -> tuple[Any, th.Tensor, th.Tensor]:
+def next_state_batch(data: Any, n_models: int, reward_in_inf: bool = False) -> tuple[Any, th.Tensor, th.Tensor]:
     """
-    The next states a TD target is computed from, flattened over the models.
+    The next states, rewards and terminations a TD target (:func:`~robust_sb3.mpo.robust_target.robust_td_target`)
+    is computed from, the next states flattened over the models.
 
     :param data: a :class:`PerturbedReplayBufferSamples` (``n_models`` >= 1) or SB3's ``ReplayBufferSamples`` (0)
     :param n_models: K, or 0 for the env's own next state
+    :param reward_in_inf: return each model's reward (B, K) instead of the experienced transition's (B, 1), which
+        Eq. 1 keeps outside the infimum; no effect for ``n_models=0``
     :return: next observations (B * K, *obs_shape), row ``b * K + k`` being model k's next state of transition b;
-        rewards (B, K) and terminated (B, K), with K = 1 for ``n_models=0``
+        rewards (B, 1) (the buffer's ``rewards``) or (B, K) with ``reward_in_inf``; terminated (B, K); K = 1 and
+        the experienced transition's next state, reward and termination for ``n_models=0``
     """
     if not n_models:
         return data.next_observations, data.rewards, data.dones
     next_obs = data.perturbed_next_observations
-    return next_obs.reshape(-1, *next_obs.shape[2:]), data.perturbed_rewards, data.perturbed_terminated
+    rewards = data.perturbed_rewards if reward_in_inf else data.rewards
+    return next_obs.reshape(-1, *next_obs.shape[2:]), rewards, data.perturbed_terminated

@@ -46,10 +46,13 @@ class MPO(OffPolicyAlgorithm):
 
     Every gradient step does (Algorithms 1-3):
 
-    1. **Policy evaluation**: regress ``Q(s, a)`` on the TD target of Eq. 1: the value of the next state
-       under each of the K models of the uncertainty set, ``V(s'_k) = E_{a' ~ pi_k} Q_target(s'_k, a')``,
-       aggregated by the infimum (robust) or the mean or a weighting (soft-robust); entropy-regularised, Eq. 4,
+    1. **Policy evaluation**: regress ``Q(s, a)`` on the TD target of Eq. 1, ``r + gamma inf_k V(s'_k)``: the
+       experienced reward plus the discounted value of the next state under each of the K models of the
+       uncertainty set, ``V(s'_k) = E_{a' ~ pi_k} Q_target(s'_k, a')``, aggregated by the infimum (robust) or the
+       mean or a weighting (soft-robust); entropy-regularised, Eq. 4,
        ``V(s'_k) - tau KL(pi_k(.|s'_k) || pi_{k-1}(.|s'_k))`` with the previous policy as the reference.
+       ``reward_in_inf=True`` puts each model's own reward inside the infimum instead
+       (:func:`~robust_sb3.mpo.robust_target.robust_td_target`).
     2. **E-step**: ``n_action_samples`` actions per state from ``pi_k``, weighted by ``exp(Q / eta)`` with the
        temperature ``eta`` minimising the convex dual of the constraint ``KL(q || pi_k) < epsilon``.
     3. **M-step**: fit the Gaussian policy to the weighted actions, the mean and the covariance decoupled, each
@@ -82,6 +85,11 @@ class MPO(OffPolicyAlgorithm):
     :param replay_buffer_kwargs: its keyword arguments
     :param robustness: ``"none"``, ``"robust"`` (infimum over the models, Eq. 1) or ``"soft"`` (weighted mean)
     :param model_weights: the soft-robust distribution over the K models (default uniform)
+    :param reward_in_inf: ``False`` (default): Eq. 1's target, the reward of the transition the agent experienced
+        outside the infimum (the mean), ``r + min_k gamma (1 - d_k) V(s'_k)``; ``True``: each model's own reward
+        inside it, ``min_k (r_k + gamma (1 - d_k) V(s'_k))``. It matters for rewards that depend on the next state
+        (the DeepMind control suite's), where the models' rewards differ; for rewards of ``(s, a)`` only the two
+        agree, and for ``robustness="none"`` they are the same target
     :param entropy_regularized: use the entropy-regularised target of Eq. 4 (the E- agents)
     :param kl_temperature: ``tau`` of Eq. 4 (the paper does not give its value)
     :param n_action_samples: N, actions sampled per state in the E-step (Table 2: 15)
@@ -127,6 +135,7 @@ class MPO(OffPolicyAlgorithm):
         replay_buffer_kwargs: dict[str, Any] | None = None,
         robustness: str = "none",
         model_weights: Sequence[float] | None = None,
+        reward_in_inf: bool = False,
         entropy_regularized: bool = False,
         kl_temperature: float = 1.0,
         n_action_samples: int = 15,
@@ -174,6 +183,7 @@ class MPO(OffPolicyAlgorithm):
         self.n_models = n_models_of(self.env, robustness, "MPO") if self.env is not None else 0
         weights = check_robustness(robustness, max(self.n_models, 1), model_weights)
         self.model_weights = None if weights is None else weights.tolist()
+        self.reward_in_inf = bool(reward_in_inf)
         self.entropy_regularized = bool(entropy_regularized)
         for name, value in (
             ("kl_temperature", kl_temperature),
@@ -273,11 +283,18 @@ class MPO(OffPolicyAlgorithm):
         return values
 
     def _policy_evaluation(self, data: Any, stats: dict[str, list[float]]) -> np.ndarray:
-        """Step 1 (Eq. 1 / Eq. 4): one critic step. :return: counts of the worst model per index."""
+        """
+        Step 1 (Eq. 1 / Eq. 4): one critic step; logs the mean of the target's ``gap`` (see
+        :class:`~robust_sb3.mpo.robust_target.RobustTarget`) as ``robust/target_gap``.
+
+        :return: counts of the worst model per index (``train`` logs them as ``robust/worst_model_fraction_k``)
+        """
         with th.no_grad():
-            flat_next, rewards, terminated = next_state_batch(data, self.n_models)
-            values = self.next_state_values(flat_next).view(rewards.shape)
-            target = robust_td_target(rewards, terminated, values, self.gamma, self.robustness, self._model_weights)
+            flat_next, rewards, terminated = next_state_batch(data, self.n_models, self.reward_in_inf)
+            values = self.next_state_values(flat_next).view(terminated.shape)
+            target = robust_td_target(
+                rewards, terminated, values, self.gamma, self.robustness, self._model_weights, self.reward_in_inf
+            )
         q_values = self.critic(data.observations, data.actions)
         critic_loss = F.mse_loss(q_values, target.target)
         self.critic.optimizer.zero_grad()

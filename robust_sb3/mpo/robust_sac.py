@@ -22,7 +22,8 @@ class RobustSAC(SAC):
     target: the robust entropy-regularised SVG(0) agents RE-SVG and SRE-SVG of the paper (section 4.2, appendix
     H.1), with SAC's reparameterised actor and entropy bonus as the entropy-regularised SVG. The target is the same
     function as :class:`~robust_sb3.mpo.MPO`'s (:func:`~robust_sb3.mpo.robust_target.robust_td_target`), with
-    ``V(s'_k) = min_j Q_target_j(s'_k, a') - alpha log pi(a'|s'_k)``, ``a' ~ pi(.|s'_k)``.
+    ``V(s'_k) = min_j Q_target_j(s'_k, a') - alpha log pi(a'|s'_k)``, ``a' ~ pi(.|s'_k)``: by default Eq. 1's
+    ``r + min_k gamma (1 - d_k) V(s'_k)`` with the reward ``r`` of the transition the agent experienced.
 
     With ``robustness="none"`` it performs exactly SAC's update. Robust settings need the env wrapped in
     :class:`robust_envs.wrappers.PerturbedTransitions` and use :class:`~robust_sb3.mpo.buffers.PerturbedReplayBuffer`.
@@ -31,6 +32,10 @@ class RobustSAC(SAC):
     :param env: the environment
     :param robustness: ``"none"``, ``"robust"`` or ``"soft"``
     :param model_weights: the soft-robust distribution over the K models (default uniform)
+    :param reward_in_inf: ``False`` (default): Eq. 1, the experienced reward outside the infimum (the mean);
+        ``True``: each model's own reward inside it, ``min_k (r_k + gamma (1 - d_k) V(s'_k))``. The two differ only
+        where the models' rewards differ from the experienced one, i.e. for rewards that depend on the next state
+        (the DeepMind control suite's); no effect with ``robustness="none"``
     :param kwargs: every other argument of :class:`stable_baselines3.SAC` (``n_steps`` > 1 is not supported with
         robust settings; gSDE is)
     """
@@ -41,6 +46,7 @@ class RobustSAC(SAC):
         env: GymEnv | str,
         robustness: str = "none",
         model_weights: Sequence[float] | None = None,
+        reward_in_inf: bool = False,
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -49,6 +55,7 @@ class RobustSAC(SAC):
         self.n_models = n_models_of(self.env, robustness, "RobustSAC") if self.env is not None else 0
         weights = check_robustness(robustness, max(self.n_models, 1), model_weights)
         self.model_weights = None if weights is None else weights.tolist()
+        self.reward_in_inf = bool(reward_in_inf)
         if self.n_models and self.n_steps > 1:
             raise ValueError(f"RobustSAC does not support n-step returns with robust targets, got n_steps={self.n_steps}")
         if _init_setup_model:
@@ -96,13 +103,19 @@ class RobustSAC(SAC):
             ent_coefs.append(ent_coef.item())
 
             with th.no_grad():
-                flat_next, rewards, terminated = next_state_batch(data, self.n_models)
+                flat_next, rewards, terminated = next_state_batch(data, self.n_models, self.reward_in_inf)
                 next_actions, next_log_prob = self.actor.action_log_prob(flat_next)
                 next_q = th.cat(self.critic_target(flat_next, next_actions), dim=1).min(dim=1).values
-                next_values = (next_q - ent_coef * next_log_prob.reshape(-1)).view(rewards.shape)
+                next_values = (next_q - ent_coef * next_log_prob.reshape(-1)).view(terminated.shape)
                 if self.n_models:
                     target = robust_td_target(
-                        rewards, terminated, next_values, self.gamma, self.robustness, self._model_weights
+                        rewards,
+                        terminated,
+                        next_values,
+                        self.gamma,
+                        self.robustness,
+                        self._model_weights,
+                        self.reward_in_inf,
                     )
                     target_q = target.target
                     gaps.append(target.gap.mean().item())
