@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -142,15 +143,34 @@ def verdict(robust: Sequence[float], baseline: Sequence[float], what: str) -> st
     :param what: the measure, e.g. ``"held-out mean return"``
     """
     r, b = np.asarray(robust, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
-    r_mean, b_mean, r_std, b_std = r.mean(), b.mean(), r.std(ddof=1) if r.size > 1 else 0.0, b.std(ddof=1) if b.size > 1 else 0.0
+    r_mean, b_mean, r_std, b_std = (
+        r.mean(),
+        b.mean(),
+        r.std(ddof=1) if r.size > 1 else 0.0,
+        b.std(ddof=1) if b.size > 1 else 0.0,
+    )
     ahead = int(np.sum(r > b))
+    p_sign = sign_test(ahead, int(np.sum(r != b)))
     leader, trailer = (ROBUST_NAME, BASELINE_NAME) if r_mean >= b_mean else (BASELINE_NAME, ROBUST_NAME)
     spread = "outside" if abs(r_mean - b_mean) > r_std + b_std else "within"
     return (
         f"{what}: {leader} is ahead ({ROBUST_NAME} {r_mean:.0f} +- {r_std:.0f}, {BASELINE_NAME} {b_mean:.0f} +- {b_std:.0f} "
-        f"over {r.size} seeds; {ROBUST_NAME} higher in {ahead} of {r.size} paired seeds); the gap is {spread} the seed "
+        f"over {r.size} seeds; {ROBUST_NAME} higher in {ahead} of {r.size} paired seeds, "
+        f"one-sided sign test p = {p_sign:.3g}); "
+        f"the gap is {spread} the seed "
         f"spread" + (f", so {leader} holds up better than {trailer} here." if spread == "outside" else ".")
     )
+
+
+def sign_test(wins: int, trials: int) -> float:
+    """
+    The exact one-sided sign test of paired seeds: ``P(X >= wins)`` for ``X ~ Binomial(trials, 1/2)``.
+
+    :param wins: seeds where the robust learner is higher
+    :param trials: seeds where the two differ (ties dropped)
+    :return: the p-value (1.0 without trials)
+    """
+    return float(sum(math.comb(trials, k) for k in range(wins, trials + 1)) / 2**trials) if trials else 1.0
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -172,7 +192,10 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         curves.setdefault(run.name, {})[run.seed] = [float(v) for v in whole]
         if run.seed not in summary["seeds"]:
             summary["seeds"].append(run.seed)
-    summary["curves"] = {"pole_length": list(SWEEP), **{name: {str(s): c for s, c in by_seed.items()} for name, by_seed in curves.items()}}
+    summary["curves"] = {
+        "pole_length": list(SWEEP),
+        **{name: {str(s): c for s, c in by_seed.items()} for name, by_seed in curves.items()},
+    }
     summary["setup"] = {
         "env_id": ENV_ID,
         "env_kwargs": ENV_KWARGS,
@@ -195,12 +218,18 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 def table(summary: dict[str, Any], part: str) -> str:
     """:return: the per-seed text table of one part (``"held_out"`` or ``"sweep"``) of the summary"""
     seeds = summary["seeds"]
-    lines = [f"{'seed':<8}" + "".join(f"{n + ' ' + m:>18}" for n in (ROBUST_NAME, BASELINE_NAME) for m in ("mean", "10%-worst"))]
+    lines = [
+        f"{'seed':<8}" + "".join(f"{n + ' ' + m:>18}" for n in (ROBUST_NAME, BASELINE_NAME) for m in ("mean", "10%-worst"))
+    ]
     data = summary[part]
     for i, seed in enumerate(seeds):
         row = [data[n][m][i] for n in (ROBUST_NAME, BASELINE_NAME) for m in ("mean", "worst10")]
         lines.append(f"{seed:<8}" + "".join(f"{v:>18.1f}" for v in row))
-    stats = [(np.mean(data[n][m]), np.std(data[n][m], ddof=1) if len(seeds) > 1 else 0.0) for n in (ROBUST_NAME, BASELINE_NAME) for m in ("mean", "worst10")]
+    stats = [
+        (np.mean(data[n][m]), np.std(data[n][m], ddof=1) if len(seeds) > 1 else 0.0)
+        for n in (ROBUST_NAME, BASELINE_NAME)
+        for m in ("mean", "worst10")
+    ]
     lines.append(f"{'mean+-sd':<8}" + "".join(f"{f'{a:.1f} +- {s:.1f}':>18}" for a, s in stats))
     return "\n".join(lines)
 
@@ -227,16 +256,30 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
         by_seed = summary["curves"][name]
         for curve in by_seed.values():
             left.plot(lengths, curve, color=colors[name], alpha=0.3, linewidth=1)
-        left.plot(lengths, np.mean(list(by_seed.values()), axis=0), color=colors[name], linewidth=2.5, label=f"{name} (mean of {len(by_seed)} seeds)")
-    left.set(xlabel="pole length (m), cart mass and pole mass kept", ylabel="return (max 1000)", title=f"{ENV_ID}: WR2L's test range")
-    left.legend(loc="lower left", fontsize=8)
+        left.plot(
+            lengths,
+            np.mean(list(by_seed.values()), axis=0),
+            color=colors[name],
+            linewidth=2.5,
+            label=f"{name} (mean of {len(by_seed)} seeds)",
+        )
+    left.set(
+        xlabel="pole length (m), cart mass and pole mass kept",
+        ylabel="return (max 1000)",
+        title=f"{ENV_ID}: WR2L's test range",
+    )
+    left.set_ylim(0, 1050)
+    left.legend(loc="center right", fontsize=8)
     seeds = summary["seeds"]
+    fig.suptitle(summary["verdict"][0].split(" (")[0] + f" (mean over {len(seeds)} seeds, paired by seed)", fontsize=10)
     x = np.arange(len(seeds))
     for offset, name in ((-0.2, ROBUST_NAME), (0.2, BASELINE_NAME)):
-        right.bar(x + offset, summary["held_out"][name]["mean"], width=0.4, color=colors[name], label=name)
+        right.bar(x + offset, summary["held_out"][name]["mean"], width=0.4, color=colors[name], label=f"{name} mean")
+        right.scatter(x + offset, summary["held_out"][name]["worst10"], marker="_", s=300, color="k", zorder=3)
+    right.scatter([], [], marker="_", s=300, color="k", label="10%-worst")
     right.set_xticks(x, [f"seed {s}" for s in seeds])
-    right.set(ylabel="mean return", title="held-out part (0.3-0.4 m, 2.1-3 m)")
-    right.legend(fontsize=8)
+    right.set(ylabel="return (max 1000)", title="held-out part (0.3-0.4 m, 2.1-3 m)", ylim=(0, 1050))
+    right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -246,12 +289,20 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
 # ---- command line -------------------------------------------------------------------------------------------
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """:return: the demo's argument parser (or ``parser`` with the demo's arguments added)"""
-    parser = parser or argparse.ArgumentParser(prog="robust-rl demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser or argparse.ArgumentParser(
+        prog="robust-rl demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--timesteps", type=_positive_int, default=300_000, help="env steps per learner (default 300000)")
-    parser.add_argument("--seeds", type=_non_negative_int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
-    parser.add_argument("--n-envs", type=_at_least_two, default=16, help="sub-envs; MRPO's environments per iteration (default 16)")
+    parser.add_argument(
+        "--seeds", type=_non_negative_int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds (default 0-4)"
+    )
+    parser.add_argument(
+        "--n-envs", type=_at_least_two, default=16, help="sub-envs; MRPO's environments per iteration (default 16)"
+    )
     parser.add_argument("--episodes", type=_positive_int, default=2, help="evaluation episodes per pole length (default 2)")
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes, one run each (default: all cores)")
+    parser.add_argument(
+        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes, one run each (default: all cores)"
+    )
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default demo_output)")
     return parser
 
@@ -287,7 +338,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--seeds must be distinct, got {args.seeds}")
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    runs = [Run(algo, seed, args.timesteps, args.n_envs, args.episodes) for seed in args.seeds for algo in ("robust", "baseline")]
+    runs = [
+        Run(algo, seed, args.timesteps, args.n_envs, args.episodes) for seed in args.seeds for algo in ("robust", "baseline")
+    ]
     print(
         f"Training {ROBUST_NAME} on {TRAIN_SET} and {BASELINE_NAME} on the nominal {ENV_ID} (keep_mass=True), "
         f"{args.timesteps} steps each, seeds {args.seeds}, {min(args.workers, len(runs))} at a time",
@@ -305,8 +358,12 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     for result in results:
         RobustnessReport.from_dict(result["report"]).to_csv(args.out / f"{result['run'].name}_seed{result['run'].seed}.csv")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\n== held-out pole lengths {HELD_OUT[0]}-{HELD_OUT[sum(1 for h in HELD_OUT if h < 1)-1]} m and "
-          f"{[h for h in HELD_OUT if h > 1][0]}-{HELD_OUT[-1]} m (outside {ROBUST_NAME}'s training range; decides the verdict)")
+    short = [h for h in HELD_OUT if h < TRAIN_POLE_RANGE[0]]
+    long = [h for h in HELD_OUT if h > TRAIN_POLE_RANGE[1]]
+    print(
+        f"\n== held-out pole lengths {short[0]}-{short[-1]} m and {long[0]}-{long[-1]} m "
+        f"(outside {ROBUST_NAME}'s training range; they decide the verdict)"
+    )
     print(table(summary, "held_out"))
     print(f"\n== whole sweep, pole length {SWEEP[0]}-{SWEEP[-1]} m")
     print(table(summary, "sweep"))
