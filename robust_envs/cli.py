@@ -3,7 +3,10 @@ The ``robust-rl`` command line (also ``python -m robust_envs``).
 
 - ``robust-rl envs [--env ID] [--presets]``: the parameters, groups and presets of the robust envs;
 - ``robust-rl evaluate --env ID (--preset NAME | --grid name=v1,v2 ... | --set-json FILE) --policy ...``:
-  the returns of a fixed policy over a parameter grid (:func:`robust_envs.evaluation.evaluate_robustness`);
+  the returns of a fixed policy over a parameter grid (:func:`robust_envs.evaluation.evaluate_robustness`). The policy
+  is ``zero``, ``random`` or a model file with ``--algo NAME``: an SB3, sb3-contrib or ``robust_sb3`` algorithm
+  (case-insensitive) or ``module:Class``; torch and SB3 are imported only to load such a file. Output paths are
+  checked before the evaluation runs;
 - ``robust-rl demo [--timesteps N] [--seeds S ...]``: the main job, a robust policy against its non-robust twin on
   held-out pole lengths (:mod:`robust_sb3.demo`; needs the ``[sb3,plots]`` extras).
 """
@@ -11,8 +14,16 @@ The ``robust-rl`` command line (also ``python -m robust_envs``).
 from __future__ import annotations
 
 import argparse
+import base64
+import difflib
+import importlib
+import inspect
 import json
+import os
+import pickle
 import sys
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +33,16 @@ import numpy as np
 from robust_envs.registration import ENVS, env_class
 
 BUILTIN_POLICIES = ("zero", "random")
+
+#: The algorithm classes of Stable-Baselines3 and sb3-contrib that ``--algo`` accepts by name, with the package that
+#: holds each (imported only when a model is loaded). The project's own trainers are read from ``robust_sb3.__all__``.
+SB3_ALGORITHMS: dict[str, str] = {
+    **dict.fromkeys(("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3"), "stable_baselines3"),
+    **dict.fromkeys(("ARS", "CrossQ", "MaskablePPO", "QRDQN", "RecurrentPPO", "TQC", "TRPO"), "sb3_contrib"),
+}
+
+#: Output options of ``evaluate``, and whether each writes an image.
+OUTPUT_OPTIONS = {"--csv": False, "--json": False, "--heatmap": True, "--bars": True}
 
 
 class CLIError(Exception):
@@ -100,6 +121,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (episode seeds are seed, seed+1, ...), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """:return: the ``robust-rl`` argument parser with its subcommands."""
     ids = [entry.env_id for entry in ENVS]
@@ -149,10 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POLICY",
         help="'zero' (zero action), 'random' (seeded uniform actions) or an SB3 model file (with --algo)",
     )
-    ev.add_argument("--algo", metavar="NAME", help="SB3 algorithm class of a model file (PPO, SAC, TD3, ...)")
+    ev.add_argument(
+        "--algo",
+        metavar="NAME",
+        help=(
+            "the algorithm class that saved the model file, case-insensitive: an SB3 or sb3-contrib algorithm (PPO, SAC, "
+            "TQC, ...), one of this project's trainers (MPO, RobustSAC, MRPO, EPOpt, RRL), or module:Class"
+        ),
+    )
     ev.add_argument("--stochastic", action="store_true", help="sample actions from an SB3 model instead of its mode")
     ev.add_argument("--episodes", type=_positive_int, default=5, metavar="N", help="episodes per cell (default 5)")
-    ev.add_argument("--seed", type=int, default=0, metavar="S", help="episode i uses seed S+i (default 0)")
+    ev.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="episode i uses seed S+i (default 0)")
     ev.add_argument("--points", type=_positive_int, default=5, metavar="P", help="grid points per box dimension (default 5)")
     ev.add_argument("--workers", type=_positive_int, default=1, metavar="W", help="parallel worker processes (default 1)")
     ev.add_argument("--backend", choices=("process", "ray"), default="process", help="parallel back-end (default process)")
@@ -251,6 +289,181 @@ def _load_cells(args: argparse.Namespace) -> Any:
     raise CLIError(f"--set-json {path} must hold an object or a list, got {type(data).__name__}")
 
 
+def _check_output(option: str, text: str) -> None:
+    """Fail early, before any episode runs, on an output path that cannot be written or has a wrong suffix."""
+    path = Path(text)
+    if not text.strip():
+        raise CLIError(f"{option} needs a file name, got {text!r}")
+    if path.is_dir():
+        raise CLIError(f"{option} {path} is a folder; give a file name inside it (e.g. {path / 'report'}.*)")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise CLIError(f"{option} {path}: the folder {folder} {what}; create it first or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {path}: the folder {folder} is not writable; choose another path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CLIError(f"{option} {path} exists and is not writable; choose another path")
+    if OUTPUT_OPTIONS[option]:
+        from robust_envs.evaluation.plots import image_formats
+
+        try:
+            formats = image_formats()
+        except ImportError as exc:
+            raise CLIError(f"{option} {path}: {exc}") from None
+        if path.suffix.lower().lstrip(".") not in formats:
+            suffix = repr(path.suffix) if path.suffix else "no suffix"
+            allowed = ", ".join(f".{f}" for f in sorted(formats))
+            raise CLIError(f"{option} {path} has {suffix}, not an image format; use one of {allowed} (e.g. {path.stem}.png)")
+
+
+def _check_outputs(args: argparse.Namespace, grid_or_set: Any) -> None:
+    """Check every output path (and that a heatmap has a 2-d grid to draw) before the evaluation runs."""
+    given = {option: getattr(args, option[2:]) for option in OUTPUT_OPTIONS if getattr(args, option[2:]) is not None}
+    for option, text in given.items():
+        _check_output(option, text)
+    seen: dict[Path, str] = {}
+    for option, text in given.items():
+        key = Path(text).resolve()
+        if key in seen:
+            raise CLIError(f"{seen[key]} and {option} both write {text}; give each output its own file")
+        seen[key] = option
+    if args.heatmap is not None:
+        from robust_envs.evaluation import RobustnessReport, expand_cells
+
+        cells = expand_cells(args.env, grid_or_set, args.points)
+        try:
+            RobustnessReport(env_id=args.env, cells=cells, returns=np.zeros((len(cells), 1))).grid_axes()
+        except ValueError as exc:
+            raise CLIError(f"--heatmap {args.heatmap}: {exc} (--bars draws any set of cells)") from None
+
+
+def _algorithm_names() -> dict[str, str]:
+    """:return: every name ``--algo`` accepts, with the package that holds it."""
+    names = dict(SB3_ALGORITHMS)
+    try:
+        import robust_sb3  # cheap: its trainers are lazy exports
+    except ImportError:  # pragma: no cover - robust_sb3 ships in the same distribution
+        return names
+    names.update(dict.fromkeys((name for name in robust_sb3.__all__ if not name.startswith("_")), "robust_sb3"))
+    return names
+
+
+def resolve_algorithm(name: str) -> type:
+    """
+    The algorithm class of ``--algo``: an SB3, sb3-contrib or ``robust_sb3`` algorithm name (case-insensitive),
+    or ``module:Class``. Imports the class's package (and with it torch), so call it only to load a model.
+
+    :param name: the ``--algo`` value
+    :return: the class (anything with a ``load`` class method)
+    :raises CLIError: an unknown name (the message lists the allowed ones), a package or class that cannot be imported
+    """
+    if ":" in name:
+        module_name, _, class_name = (part.strip() for part in name.partition(":"))
+        if not module_name or not class_name or ":" in class_name:
+            raise CLIError(f"--algo {name!r} is not of the form module:Class (e.g. robust_sb3.mpo:MPO)")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise CLIError(f"--algo {name!r}: cannot import module {module_name!r} ({exc})") from None
+        algo = getattr(module, class_name, None)
+        if algo is None:
+            raise CLIError(f"--algo {name!r}: module {module_name!r} has no attribute {class_name!r}")
+    else:
+        names = _algorithm_names()
+        by_lower = {known.lower(): known for known in names}
+        canonical = by_lower.get(name.strip().lower())
+        if canonical is None:
+            close = difflib.get_close_matches(name.strip().lower(), by_lower, n=1)
+            hint = f"did you mean {by_lower[close[0]]}? " if close else ""
+            allowed = ", ".join(sorted(names, key=str.lower))
+            raise CLIError(f"unknown --algo {name!r}; {hint}allowed (case-insensitive): {allowed}, or module:Class")
+        package = names[canonical]
+        try:
+            algo = getattr(importlib.import_module(package), canonical)
+        except ImportError as exc:
+            raise CLIError(
+                f"--algo {canonical} needs {package.replace('_', '-')} and torch: pip install 'robust-rl[sb3]' ({exc})"
+            ) from None
+    if not (isinstance(algo, type) and callable(getattr(algo, "load", None))):
+        raise CLIError(f"--algo {name!r} gives {algo!r}, not an algorithm class with a load() method (such as PPO)")
+    return algo
+
+
+def _saved_policy_class(path: Path, algo_name: str) -> type | None:
+    """
+    Read the policy class recorded in an SB3 model file, without loading the model.
+
+    :return: the class, or ``None`` if the file does not say (SB3's ``load`` then decides)
+    :raises CLIError: the file is not a readable SB3 zip archive (truncated, corrupt, another format)
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.namelist()
+            data = json.loads(archive.read("data"))
+    except KeyError:
+        # a truncated SB3 file can still open as a zip: the one inside it (policy.pth is a zip of its own)
+        raise CLIError(
+            f"cannot load --policy {path} as {algo_name}: the zip archive holds no 'data' entry (it holds "
+            f"{', '.join(entries[:4])}{', ...' if len(entries) > 4 else ''}), so it is not a complete file written by "
+            f"{algo_name}.save(): truncated or corrupt, or saved by another algorithm?"
+        ) from None
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as exc:
+        raise CLIError(
+            f"cannot load --policy {path} as {algo_name}: it is not a readable model file written by {algo_name}.save() "
+            f"(a zip archive); is it truncated or corrupt? ({type(exc).__name__}: {exc})"
+        ) from None
+    entry = data.get("policy_class") if isinstance(data, dict) else None
+    serialized = entry.get(":serialized:") if isinstance(entry, dict) else None
+    if not isinstance(serialized, str):
+        return None
+    try:  # the same entry SB3's load unpickles: a reference to the policy class
+        policy_class = pickle.loads(base64.b64decode(serialized.encode()))
+    except Exception:
+        return None
+    return policy_class if isinstance(policy_class, type) else None
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _load_model(path: Path, algo: type, env_id: str) -> Any:
+    """Load ``path`` with ``algo``; a file of another algorithm, a corrupt file or a model of other spaces is a CLIError."""
+    name = algo.__name__
+    aliases = getattr(algo, "policy_aliases", None)
+    if isinstance(aliases, dict):  # an SB3 algorithm: its file format is SB3's zip, which records the policy class
+        saved = _saved_policy_class(path, name)
+        expected = tuple(dict.fromkeys(p for p in aliases.values() if isinstance(p, type)))
+        if saved is not None and expected and not issubclass(saved, expected):
+            raise CLIError(
+                f"--policy {path} is not a {name} model: it holds a {_qualified(saved)} policy, and {name} expects "
+                f"{' or '.join(p.__qualname__ for p in expected)}; pass the --algo of the algorithm that saved it"
+            )
+    try:
+        parameters = inspect.signature(algo.load).parameters
+    except (TypeError, ValueError):  # no signature to read: try SB3's
+        takes_device = True
+    else:
+        takes_device = "device" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    try:
+        model = algo.load(str(path), device="cpu") if takes_device else algo.load(str(path))
+    except Exception as exc:
+        raise CLIError(f"cannot load --policy {path} as {name}: {type(exc).__name__}: {exc}") from None
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    spaces = env.observation_space, env.action_space
+    env.close()
+    model_spaces = getattr(model, "observation_space", None), getattr(model, "action_space", None)
+    if None not in model_spaces and [s.shape for s in model_spaces] != [s.shape for s in spaces]:
+        raise CLIError(
+            f"--policy {path} ({name}) takes observations of shape {model_spaces[0].shape} and gives actions of shape "
+            f"{model_spaces[1].shape}; {env_id} has {spaces[0].shape} and {spaces[1].shape}: it was trained on another env"
+        )
+    return model
+
+
 def _make_policy(args: argparse.Namespace) -> Any:
     if args.policy in BUILTIN_POLICIES:
         if args.algo is not None:
@@ -266,37 +479,25 @@ def _make_policy(args: argparse.Namespace) -> Any:
             return ZeroPolicy(space.shape, space.dtype)
         return RandomPolicy(space.low, space.high, seed=args.seed)
     path = Path(args.policy)
+    if not path.exists() and Path(f"{path}.zip").is_file():  # SB3's save adds .zip, and its load accepts the stem
+        path = Path(f"{path}.zip")
+    expected = f"a model file saved by {args.algo}" if args.algo else "an SB3 model file (with --algo)"
     if not path.is_file():
-        raise CLIError(f"--policy must be one of {BUILTIN_POLICIES} or an existing SB3 model file; {path} does not exist")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise CLIError(f"--policy {path} {what}; expected one of {BUILTIN_POLICIES} or {expected}")
     if args.algo is None:
-        raise CLIError("a model file needs --algo, the SB3 algorithm that saved it (e.g. --algo PPO)")
-    try:
-        import stable_baselines3
-    except ImportError:
-        raise CLIError("loading a model needs Stable-Baselines3: pip install 'robust-rl[sb3]'") from None
-    algo = getattr(stable_baselines3, args.algo, None)
-    if algo is None:
-        try:
-            import sb3_contrib
-
-            algo = getattr(sb3_contrib, args.algo, None)
-        except ImportError:
-            pass
-    if algo is None or not hasattr(algo, "load"):
-        raise CLIError(f"unknown --algo {args.algo!r}; use an SB3 (or sb3-contrib) algorithm class name such as PPO or SAC")
-    try:
-        return algo.load(str(path), device="cpu")
-    except Exception as exc:
-        raise CLIError(f"cannot load {path} as {args.algo}: {exc}") from None
+        raise CLIError(f"--policy {path} needs --algo, the algorithm that saved it (e.g. --algo PPO or --algo MPO)")
+    return _load_model(path, resolve_algorithm(args.algo), args.env)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from robust_envs.evaluation import evaluate_robustness
+    from robust_envs import evaluation
 
     env_class(args.env)  # unknown id: ValueError before anything is built
     grid_or_set = _load_cells(args)
+    _check_outputs(args, grid_or_set)  # before the (possibly long) evaluation, not after it
     policy = _make_policy(args)
-    report = evaluate_robustness(
+    report = evaluation.evaluate_robustness(
         policy,
         args.env,
         grid_or_set,

@@ -38,12 +38,23 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("RobustCheetahRun-v0", "robust_envs.suite.cheetah:RobustCheetahRunEnv", 1000),
 )
 
+#: Registered ids outside the perturbable family: envs without a ``ParamSpace`` (so not in :data:`ENVS`, which the
+#: CLI, ``evaluate_robustness`` and the env-suite tests iterate). A ``max_episode_steps`` of 0 adds no ``TimeLimit``
+#: (the env truncates its episodes itself).
+OTHER_ENVS: tuple[EnvEntry, ...] = (
+    # the linear-quadratic game of Morimoto and Doya (Eq. 14), with a disturbance channel; 300 steps of 0.01 s
+    EnvEntry("RobustLinearQuadraticGame-v0", "robust_envs.linear_quadratic:LinearQuadraticGameEnv", 0),
+)
+
 
 def register_robust_envs() -> None:
-    """Register every id of :data:`ENVS` with Gymnasium (idempotent; string entry points keep the import cheap)."""
-    for entry in ENVS:
+    """
+    Register every id of :data:`ENVS` and :data:`OTHER_ENVS` with Gymnasium (idempotent; string entry points keep
+    the import cheap).
+    """
+    for entry in (*ENVS, *OTHER_ENVS):
         if entry.env_id not in gym.registry:
-            gym.register(id=entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps)
+            gym.register(id=entry.env_id, entry_point=entry.entry_point, max_episode_steps=entry.max_episode_steps or None)
 
 
 def env_class(env_id: str) -> type:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from robust_envs.cli import main
-from robust_envs.evaluation import RobustnessReport
+from robust_envs.evaluation import RobustnessReport, evaluate_robustness
 from robust_envs.registration import ENVS, env_class
 
 IP = "RobustInvertedPendulum-v0"
@@ -160,3 +161,232 @@ def test_evaluate_an_sb3_model_file(tmp_path, capsys):
     assert "NoSuchAlgo" in capsys.readouterr().err
     assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(path)]) == 2
     assert "--algo" in capsys.readouterr().err
+
+
+# ---- --seed and output paths (issue 12) ------------------------------------------------------------------
+@pytest.mark.parametrize("seed", ["-1", "-30"])
+def test_negative_seed_is_rejected_by_argparse(seed, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*EVAL, "--grid", "pole_length=0.4", "--policy", "zero", "--seed", seed])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and seed in err and ">= 0" in err
+
+
+class Ran(Exception):
+    """Raised by the stand-in runner: the evaluation was reached."""
+
+
+@pytest.fixture
+def no_evaluation(monkeypatch):
+    """Make the evaluation (and any episode) raise Ran, so a test sees whether the CLI got that far."""
+    from robust_envs import evaluation
+    from robust_envs.evaluation import runner
+
+    def ran(*args, **kwargs):
+        raise Ran
+
+    monkeypatch.setattr(evaluation, "evaluate_robustness", ran)
+    monkeypatch.setattr(runner, "_run_cell", ran)
+
+
+def _bad_outputs(tmp_path):
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("x")
+    (tmp_path / "folder.csv").mkdir()
+    grid2 = ["--grid", "pole_length=0.4,0.8", "--grid", "cart_size=0.1,0.2"]
+    return [
+        (["--csv", str(tmp_path / "missing" / "r.csv")], "does not exist"),
+        (["--json", str(a_file / "r.json")], "is not a folder"),
+        (["--csv", str(tmp_path / "folder.csv")], "is a folder"),
+        ([*grid2, "--heatmap", str(tmp_path / "heat.txt")], "'.txt', not an image format"),
+        (["--bars", str(tmp_path / "bars")], "no suffix"),
+        (["--heatmap", str(tmp_path / "heat.png")], "two parameters"),  # a 1-d grid has no heatmap
+        (["--csv", str(tmp_path / "r.out"), "--json", str(tmp_path / "r.out")], "both write"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_bad_output_paths_are_rejected_before_any_episode(case, tmp_path, capsys, no_evaluation):
+    outputs, message = _bad_outputs(tmp_path)[case]
+    argv = [*EVAL, "--policy", "zero", *outputs]
+    if "--grid" not in outputs:
+        argv += ["--grid", "pole_length=0.4,0.8"]
+    assert main(argv) == 2  # Ran would propagate if the evaluation had started
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert outputs[-1] in err  # the path is named
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_folder_is_rejected_before_any_episode(tmp_path, capsys, no_evaluation):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", "zero", "--csv", str(locked / "r.csv")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_good_output_paths_reach_the_evaluation(tmp_path, no_evaluation):
+    # the counterpart of the tests above: with writable paths and right suffixes the stand-in runner is reached
+    pytest.importorskip("matplotlib")
+    argv = [*EVAL, "--grid", "pole_length=0.4,0.8", "--grid", "cart_size=0.1,0.2", "--policy", "zero"]
+    argv += ["--csv", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.json"), "--heatmap", str(tmp_path / "h.PNG")]
+    argv += ["--bars", str(tmp_path / "b.svg")]
+    with pytest.raises(Ran):
+        main(argv)
+
+
+# ---- --algo and model files (issue 12) ------------------------------------------------------------------
+PENDULUM = ["evaluate", "--env", "RobustPendulum-v0", "--episodes", "1", "--max-episode-steps", "20"]
+PENDULUM_GRID = ["--grid", "mass=0.8,1.2"]
+
+
+@pytest.fixture(scope="module")
+def mpo_file(tmp_path_factory):
+    """A tiny MPO model saved by robust_sb3.MPO (trained 32 steps on RobustPendulum-v0)."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+
+    from robust_sb3 import MPO
+
+    env = gym.make("RobustPendulum-v0")
+    model = MPO("MlpPolicy", env, learning_starts=0, batch_size=16, policy_kwargs=dict(net_arch=[16]), seed=0, device="cpu")
+    path = tmp_path_factory.mktemp("models") / "mpo.zip"
+    model.learn(32).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ppo_file(tmp_path_factory):
+    """An (untrained) PPO model of RobustPendulum-v0."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    path = tmp_path_factory.mktemp("models") / "ppo.zip"
+    PPO("MlpPolicy", gym.make("RobustPendulum-v0"), n_steps=64, batch_size=32, seed=0, device="cpu").save(path)
+    return path
+
+
+@pytest.mark.sb3
+@pytest.mark.parametrize("algo", ["MPO", "mpo", "robust_sb3:MPO", "robust_sb3.mpo:MPO", "stem"])
+def test_algo_loads_an_mpo_file_by_name_or_module_class(algo, mpo_file, tmp_path):
+    from robust_sb3 import MPO
+
+    # "stem": the file named without .zip, as SB3's load accepts it
+    policy, algo = (str(mpo_file.with_suffix("")), "MPO") if algo == "stem" else (str(mpo_file), algo)
+    out = tmp_path / "r.json"
+    assert main([*PENDULUM, *PENDULUM_GRID, "--policy", policy, "--algo", algo, "--json", str(out)]) == 0
+    # the numbers are the saved model's own
+    model = MPO.load(mpo_file, device="cpu")
+    direct = evaluate_robustness(model, "RobustPendulum-v0", {"mass": [0.8, 1.2]}, n_episodes=1, max_episode_steps=20)
+    assert RobustnessReport.from_json(out) == direct
+
+
+@pytest.mark.parametrize(
+    ("algo", "message"),
+    [
+        ("NoSuchAlgo", "unknown --algo 'NoSuchAlgo'"),
+        ("MOP", "did you mean MPO?"),
+        ("no_such_module:PPO", "cannot import module 'no_such_module'"),
+        ("robust_sb3:Nope", "module 'robust_sb3' has no attribute 'Nope'"),
+        ("json:loads", "not an algorithm class"),
+        ("robust_sb3:", "module:Class"),
+    ],
+)
+def test_bad_algo_exits_2_naming_it(algo, message, tmp_path, capsys):
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"never read")
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(model), "--algo", algo]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unknown_algo_lists_every_allowed_name(tmp_path, capsys):
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"never read")
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(model), "--algo", "NoSuchAlgo"]) == 2
+    err = capsys.readouterr().err
+    for name in ("PPO", "SAC", "TD3", "DQN", "TQC", "TRPO", "MaskablePPO", "MPO", "RobustSAC", "MRPO", "EPOpt", "RRL"):
+        assert name in err
+
+
+def test_zero_policy_and_unknown_algo_import_no_torch():
+    code = (
+        "import sys\n"
+        "from robust_envs.cli import main\n"
+        f"assert main({[*EVAL, '--grid', 'pole_length=0.4', '--policy', 'zero']!r}) == 0\n"
+        "open('m.zip', 'wb').write(b'x')\n"
+        f"assert main({[*EVAL, '--grid', 'pole_length=0.4', '--policy', 'm.zip', '--algo', 'NoSuch']!r}) == 2\n"
+        "heavy = sorted({'torch', 'stable_baselines3', 'sb3_contrib'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.sb3
+def test_the_algo_table_matches_the_installed_sb3_and_contrib():
+    sb3 = pytest.importorskip("stable_baselines3")
+    contrib = pytest.importorskip("sb3_contrib")
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from robust_envs.cli import SB3_ALGORITHMS
+
+    installed = {
+        name: module.__name__
+        for module in (sb3, contrib)
+        for name in module.__all__
+        if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), BaseAlgorithm)
+    }
+    assert installed == SB3_ALGORITHMS
+
+
+@pytest.mark.sb3
+def test_every_allowed_name_resolves_to_a_class_with_load():
+    pytest.importorskip("sb3_contrib")
+    from robust_envs.cli import _algorithm_names, resolve_algorithm
+
+    names = _algorithm_names()
+    assert {"MPO", "RobustSAC", "MRPO", "EPOpt", "RRL"} <= set(names)
+    for name in names:
+        assert resolve_algorithm(name.lower()).__name__ == name
+
+
+@pytest.mark.sb3
+def test_another_algorithms_file_names_the_file_and_the_algorithm(mpo_file, ppo_file, capsys):
+    cases = [(mpo_file, "SAC", "MPOPolicy"), (ppo_file, "MPO", "ActorCriticPolicy"), (mpo_file, "PPO", "MPOPolicy")]
+    for path, algo, held in cases:
+        assert main([*PENDULUM, *PENDULUM_GRID, "--policy", str(path), "--algo", algo]) == 2
+        err = capsys.readouterr().err
+        assert f"--policy {path} is not a {algo} model" in err and held in err and "Traceback" not in err
+    # RRL has its own file format: its load fails, and the error still names both
+    assert main([*PENDULUM, *PENDULUM_GRID, "--policy", str(mpo_file), "--algo", "RRL"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot load --policy {mpo_file} as RRL" in err
+
+
+@pytest.mark.sb3
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_corrupt_model_file_names_the_file_and_the_algorithm(damage, mpo_file, tmp_path, capsys):
+    data = mpo_file.read_bytes()
+    broken = tmp_path / f"{damage}.zip"
+    broken.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"PK\x03\x04 not a zip at all", "empty": b""}[damage])
+    assert main([*PENDULUM, *PENDULUM_GRID, "--policy", str(broken), "--algo", "MPO"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot load --policy {broken} as MPO" in err and "truncated or corrupt" in err and "Traceback" not in err
+
+
+def test_missing_model_file_names_the_file_and_the_algorithm(tmp_path, capsys):
+    missing = tmp_path / "gone.zip"
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(missing), "--algo", "MPO"]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "does not exist" in err and "saved by MPO" in err
+
+
+@pytest.mark.sb3
+def test_model_of_another_env_is_rejected(mpo_file, capsys):
+    # the MPO model takes RobustPendulum-v0's 2-d observations; RobustInvertedPendulum-v0 has 4
+    assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", str(mpo_file), "--algo", "MPO"]) == 2
+    err = capsys.readouterr().err
+    assert str(mpo_file) in err and "(2,)" in err and "(4,)" in err and IP in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -255,3 +256,71 @@ def test_heatmap_needs_a_complete_2d_grid(tmp_path):
 def test_report_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
         RobustnessReport(env_id=IP, cells=[{"pole_length": 0.5}], returns=np.ones((2, 3)))
+
+
+# ---- the package split (issue 12) ----------------------------------------------------------------------
+# Recorded with the single-module robust_envs/evaluation.py before it became a package (same calls, same machine):
+# the split must not change a single number.
+RECORDED_GRID = {"pole_length": [0.4, 0.8], "cart_size": [0.1, 0.2]}
+RECORDED_ZERO = ([[26.0, 19.0], [27.0, 20.0], [24.0, 19.0], [27.0, 21.0]], [[27, 20], [28, 21], [25, 20], [28, 22]])
+RECORDED_RANDOM = ([[2.0, 4.0], [10.0, 10.0], [3.0, 4.0], [12.0, 11.0]], [[3, 5], [11, 11], [4, 5], [13, 12]])
+RECORDED_PENDULUM = [
+    [-25.126860546906155, -0.31279161193699384],
+    [-22.356717375523605, -0.24747772712053578],
+    [-25.137430836685652, -0.31307943311018255],
+    [-22.363055924556228, -0.24760793279352947],
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "recorded"), [(ZERO, RECORDED_ZERO), (_random_policy(), RECORDED_RANDOM)], ids=["zero", "random"]
+)
+def test_results_identical_to_the_single_module_version(policy, recorded):
+    report = evaluate_robustness(policy, IP, RECORDED_GRID, n_episodes=2, seed=0, max_episode_steps=STEPS)
+    assert report.returns.tolist() == recorded[0]
+    assert report.lengths.tolist() == recorded[1]
+
+
+def test_float_returns_identical_to_the_single_module_version():
+    grid = {"mass": [0.8, 1.2], "length": [0.9, 1.1]}
+    report = evaluate_robustness(ZeroPolicy((1,)), "RobustPendulum-v0", grid, n_episodes=2, seed=0, max_episode_steps=30)
+    assert report.returns.tolist() == RECORDED_PENDULUM  # exact, every digit
+    assert report.lengths.tolist() == [[30, 30]] * 4
+
+
+def test_public_names_are_reexported_from_their_modules():
+    import robust_envs
+    from robust_envs import evaluation
+    from robust_envs.evaluation import plots, policies, report, runner
+
+    assert evaluation.evaluate_robustness is runner.evaluate_robustness
+    assert evaluation.RobustnessReport is report.RobustnessReport
+    assert evaluation.SavedModel is policies.SavedModel
+    assert evaluation.as_policy is policies.as_policy
+    assert evaluation.BACKENDS == ("process", "ray")
+    assert robust_envs.evaluate_robustness is runner.evaluate_robustness
+    assert robust_envs.RobustnessReport is report.RobustnessReport
+    assert set(evaluation.__all__) <= set(dir(evaluation))
+    # the report's plot methods draw with the plots module
+    assert callable(plots.plot_heatmap) and callable(plots.plot_bars)
+
+
+def test_evaluation_and_cli_import_without_torch_or_matplotlib():
+    code = (
+        "import sys, robust_envs, robust_envs.cli, robust_envs.evaluation, robust_envs.evaluation.plots\n"
+        "heavy = sorted({'torch', 'stable_baselines3', 'matplotlib', 'ray'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_non_policy_is_a_type_error_before_any_episode(monkeypatch):
+    from robust_envs.evaluation import runner
+
+    def fail(task):
+        raise AssertionError("an episode ran")
+
+    monkeypatch.setattr(runner, "_run_cell", fail)
+    with pytest.raises(TypeError, match=r"predict\(\) method, got int"):
+        evaluate_robustness(42, IP, [{"pole_length": 0.5}], max_episode_steps=5)

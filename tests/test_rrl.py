@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 import robust_envs  # noqa: F401
-from robust_sb3.rrl import RRL, LinearQuadraticGameEnv, NGnet
-from robust_sb3.rrl.swingup import GAMMA as SWINGUP_GAMMA
-from robust_sb3.rrl.swingup import (
+from benchmarks.rrl_swingup import GAMMA as SWINGUP_GAMMA
+from benchmarks.rrl_swingup import (
     HEAVY,
     MAX_DISTURBANCE,
     N_CENTERS,
@@ -23,6 +22,7 @@ from robust_sb3.rrl.swingup import (
     swing_up,
     upright_gains,
 )
+from robust_sb3.rrl import RRL, LinearQuadraticGameEnv, NGnet
 
 GAMMA = 2.0  # section 4.1
 
@@ -58,7 +58,7 @@ def stabilising_design(env: LinearQuadraticGameEnv) -> np.ndarray:
 def lq_model(env: LinearQuadraticGameEnv, policy: str, **kwargs) -> RRL:
     """An RRL on the LQ game: quadratic critic, undiscounted, no traces, started from the stabilising design."""
     kwargs.setdefault("init_value_matrix", stabilising_design(env))
-    return RRL(env, gamma=GAMMA, policy=policy, approximator="quadratic", tau=math.inf, kappa=0.0, **kwargs)
+    return RRL(policy, env, gamma=GAMMA, approximator="quadratic", tau=math.inf, kappa=0.0, **kwargs)
 
 
 def rel_err(estimate: np.ndarray, truth: np.ndarray) -> float:
@@ -93,8 +93,8 @@ def test_lq_value_gradient_with_learned_input_gain():
         "value_gradient",
         policy_update_episodes=2,
         input_gain="learned",
-        action_noise=0.5,
-        disturbance_noise=0.5,
+        action_noise_std=0.5,
+        disturbance_noise_std=0.5,
         seed=1,
     )
     model.learn(12_000)
@@ -117,8 +117,8 @@ def test_lq_actor_disturber_critic_converges_to_game_riccati():
         init_disturber_gain=np.zeros((1, 2)),
         actor_lr=lambda remaining: 0.2 + 1.8 * remaining,
         disturber_lr=lambda remaining: 0.2 + 1.8 * remaining,
-        action_noise=0.5,
-        disturbance_noise=0.5,
+        action_noise_std=0.5,
+        disturbance_noise_std=0.5,
         approximator_kwargs={"forgetting": 0.9995},
         policy_update_episodes=0,
         seed=0,
@@ -132,8 +132,9 @@ def test_lq_actor_disturber_critic_converges_to_game_riccati():
 
 def small_pendulum_model(seed: int | None = 0, **kwargs) -> RRL:
     kwargs.setdefault("gamma", 0.5)
+    kwargs.setdefault("policy", "value_gradient")
     return RRL(
-        gym.make("RobustPendulum-v0"),
+        env=gym.make("RobustPendulum-v0"),
         approximator="ngnet",
         seed=seed,
         max_disturbance=1.0,
@@ -143,36 +144,61 @@ def small_pendulum_model(seed: int | None = 0, **kwargs) -> RRL:
 
 
 def test_save_load_round_trip(tmp_path):
-    model = small_pendulum_model(action_noise=0.2)
+    """SB3's save/load keeps the approximators, the counters and the random generator exactly."""
+    model = small_pendulum_model(action_noise_std=0.2, disturbance_noise_std=0.2, noise_tau=0.1)
     model.learn(1_500)
     path = tmp_path / "rrl_model"
     model.save(path)
+    assert (tmp_path / "rrl_model.zip").is_file()
     loaded = RRL.load(path)
+    assert loaded.get_env() is None
     observations = np.random.default_rng(0).uniform([-math.pi, -5], [math.pi, 5], size=(20, 2))
     np.testing.assert_array_equal(loaded.predict(observations)[0], model.predict(observations)[0])
+    np.testing.assert_array_equal([loaded.value(x) for x in observations], [model.value(x) for x in observations])
     np.testing.assert_array_equal(loaded.critic.theta, model.critic.theta)
+    np.testing.assert_array_equal(loaded.disturber_gain, model.disturber_gain)
     assert loaded.gamma == model.gamma and loaded.num_timesteps == model.num_timesteps
+    assert loaded.episode_returns == model.episode_returns and loaded.num_episodes == model.num_episodes
     # the random generator is restored too: stochastic predictions match
     np.testing.assert_array_equal(
         loaded.predict(observations, deterministic=False)[0], model.predict(observations, deterministic=False)[0]
     )
-    # and learning continues identically
+    # and learning continues identically on identically seeded envs
     loaded.set_env(gym.make("RobustPendulum-v0"))
     model.set_env(gym.make("RobustPendulum-v0"))
-    loaded._env_seeded = model._env_seeded = False
+    for m in (loaded, model):
+        m.get_env().seed(11)
     loaded.learn(300)
     model.learn(300)
     np.testing.assert_array_equal(loaded.critic.theta, model.critic.theta)
+    np.testing.assert_array_equal(loaded.predict(observations)[0], model.predict(observations)[0])
+
+
+def test_load_with_env_continues_like_a_fresh_seeded_model(tmp_path):
+    """load(path, env) seeds the env's next reset with the model's seed, as SB3 does."""
+    model = small_pendulum_model(seed=5, action_noise_std=0.2)
+    model.save(tmp_path / "untrained")
+    loaded = RRL.load(tmp_path / "untrained", env=gym.make("RobustPendulum-v0"))
+    loaded.learn(400)
+    model.learn(400)
+    np.testing.assert_array_equal(loaded.critic.theta, model.critic.theta)
+
+
+def test_schedules_are_saved(tmp_path):
+    model = lq_model(lq_env(), "actor_disturber_critic", actor_lr=lambda remaining: 0.5 * remaining, seed=0)
+    model.save(tmp_path / "sched.zip")
+    loaded = RRL.load(tmp_path / "sched.zip")
+    assert callable(loaded.actor_lr) and loaded.actor_lr(0.5) == 0.25
 
 
 def test_save_load_quadratic_adc(tmp_path):
     env = lq_env()
     model = RRL(
+        "actor_disturber_critic",
         env,
         gamma=GAMMA,
-        policy="actor_disturber_critic",
         approximator="quadratic",
-        action_noise=0.3,
+        action_noise_std=0.3,
         init_actor_gain=np.array([[-30.0, -8.0]]),
         seed=3,
     )
@@ -185,9 +211,185 @@ def test_save_load_quadratic_adc(tmp_path):
     assert state is None and action.shape == (1,)
 
 
+def test_load_errors_name_the_file(tmp_path):
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match=r"corrupt\.zip"):
+        RRL.load(corrupt)
+    truncated = tmp_path / "truncated.zip"
+    small_pendulum_model().save(tmp_path / "whole.zip")
+    truncated.write_bytes((tmp_path / "whole.zip").read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"truncated\.zip"):
+        RRL.load(truncated)
+    with pytest.raises(FileNotFoundError, match=r"missing\.zip"):
+        RRL.load(tmp_path / "missing.zip")
+
+
+def test_load_of_another_algorithms_file_is_a_clear_error(tmp_path):
+    from stable_baselines3 import PPO
+
+    PPO("MlpPolicy", "Pendulum-v1", n_steps=64, batch_size=64, device="cpu").save(tmp_path / "ppo.zip")
+    with pytest.raises(ValueError, match=r"ppo\.zip was not saved by RRL"):
+        RRL.load(tmp_path / "ppo.zip")
+
+
+def test_load_of_the_earlier_format():
+    """The models of benchmarks/results/rrl were saved in RRL's earlier zip/JSON format; they load exactly."""
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "rrl" / "robust_g0.22_seed0.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    model = RRL.load(path)
+    recorded = json.loads(path.with_suffix(".json").read_text())
+    assert model.num_timesteps == recorded["env_steps"] and model.gamma == recorded["gamma"]
+    k_theta, k_omega = upright_gains(model)
+    assert k_theta == recorded["upright_gains"]["K_theta"] and k_omega == recorded["upright_gains"]["K_omega"]
+
+
+def test_callback_stops_training_after_n_trials():
+    from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
+
+    model = lq_model(lq_env(), "value_gradient", seed=0)
+    model.learn(10_000, callback=StopTrainingOnMaxEpisodes(max_episodes=3))
+    assert model.num_episodes == 3 and model.num_timesteps == 3 * 150
+
+
+def test_callback_events_follow_the_trials():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Recorder(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.events: list[str] = []
+
+        def _on_training_start(self) -> None:
+            self.events.append(f"start {self.locals['total_timesteps']}")
+
+        def _on_rollout_start(self) -> None:
+            self.events.append("rollout_start")
+
+        def _on_step(self) -> bool:
+            assert set(self.locals) >= {"new_obs", "rewards", "dones", "infos"}
+            if self.locals["dones"][0]:
+                self.events.append(f"trial_end {self.model.num_timesteps}")
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self.events.append("rollout_end")
+
+        def _on_training_end(self) -> None:
+            self.events.append(f"end {self.n_calls}")
+
+    model = lq_model(lq_env(), "value_gradient", seed=0)
+    recorder = Recorder()
+    model.learn(350, callback=recorder)  # two trials of 150 steps and part of a third
+    assert recorder.events == [
+        "start 350",
+        "rollout_start",
+        "trial_end 150",
+        "rollout_end",
+        "rollout_start",
+        "trial_end 300",
+        "rollout_end",
+        "rollout_start",
+        "rollout_end",
+        "end 350",
+    ]
+    # a function callback (SB3's ConvertCallback): returning False stops at once
+    calls = []
+    model.learn(1_000, callback=lambda _locals, _globals: calls.append(1) or len(calls) < 10)
+    assert len(calls) == 10 and model.num_timesteps == 10
+
+
+def test_sb3_eval_and_checkpoint_callbacks(tmp_path):
+    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+    from stable_baselines3.common.monitor import Monitor
+
+    model = lq_model(lq_env(), "value_gradient", seed=0)
+    evaluation = EvalCallback(Monitor(lq_env()), n_eval_episodes=1, eval_freq=150, log_path=str(tmp_path), verbose=0)
+    checkpoint = CheckpointCallback(save_freq=200, save_path=str(tmp_path), name_prefix="rrl")
+    model.learn(400, callback=[evaluation, checkpoint])
+    assert len(np.load(tmp_path / "evaluations.npz")["results"]) == 2
+    saved = RRL.load(tmp_path / "rrl_400_steps.zip")
+    np.testing.assert_array_equal(saved.value_matrix, model.value_matrix)
+
+
+def test_logger_records(tmp_path):
+    from stable_baselines3.common.logger import configure
+
+    env = lq_env()
+    p0 = stabilising_design(env)
+    model = lq_model(
+        env, "actor_disturber_critic", init_actor_gain=-env.b2.T @ p0, action_noise_std=0.3, disturbance_noise_std=0.3, seed=0
+    )
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(4 * 150, log_interval=2)
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "progress.csv").open()))
+    assert [int(r["time/episodes"]) for r in rows] == [2, 4]
+    assert [int(r["time/total_timesteps"]) for r in rows] == [300, 600]
+    for key in ("rollout/ep_rew_mean", "rollout/ep_len_mean", "rollout/ep_reward_integral_mean", "train/td_error_rms"):
+        assert all(math.isfinite(float(r[key])) for r in rows), key
+    assert float(rows[-1]["rollout/ep_len_mean"]) == 150
+    # the integral of the reward rate is the sum of the (float64) rewards times dt
+    assert float(rows[-1]["rollout/ep_reward_integral_mean"]) == pytest.approx(
+        float(rows[-1]["rollout/ep_rew_mean"]) * 0.01, rel=1e-9
+    )
+    assert float(rows[-1]["train/actor_lr"]) == 1.0 and float(rows[-1]["train/disturber_lr"]) == 1.0
+
+
+@pytest.mark.filterwarnings("ignore:rich is experimental")
+def test_progress_bar(capsys):
+    model = lq_model(lq_env(), "value_gradient", seed=0)
+    model.learn(200, progress_bar=True)
+    assert model.num_timesteps == 200
+    assert "200/200" in capsys.readouterr().out
+
+
+def test_set_random_seed_reseeds_the_learner():
+    model = small_pendulum_model(seed=None, action_noise_std=0.3)
+    obs = np.zeros((5, 2))
+    model.set_random_seed(3)
+    first = model.predict(obs, deterministic=False)[0]
+    model.set_random_seed(3)
+    np.testing.assert_array_equal(model.predict(obs, deterministic=False)[0], first)
+
+
+def test_registered_linear_quadratic_game():
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("RobustLinearQuadraticGame-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    reference = LinearQuadraticGameEnv.from_pendulum()
+    np.testing.assert_array_equal(env.unwrapped.a, reference.a)
+    np.testing.assert_array_equal(env.unwrapped.b1, reference.b1)
+    np.testing.assert_array_equal(env.unwrapped.q, reference.q)
+    obs, _ = env.reset(seed=0)
+    ref_obs, _ = reference.reset(seed=0)
+    np.testing.assert_array_equal(obs, ref_obs)
+    # JSON-serialisable kwargs: the spec round-trips; pickling keeps the arguments
+    import pickle
+
+    from gymnasium.envs.registration import EnvSpec
+
+    custom = gym.make("RobustLinearQuadraticGame-v0", a=[[0.0, 1.0], [1.0, 0.0]], b1=[[0.0], [1.0]], b2=[[0.0], [2.0]])
+    remade = gym.make(EnvSpec.from_json(custom.spec.to_json()))
+    np.testing.assert_array_equal(remade.unwrapped.b2, [[0.0], [2.0]])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(custom)).unwrapped.a, custom.unwrapped.a)
+    with pytest.raises(ValueError, match="all of a, b1 and b2"):
+        LinearQuadraticGameEnv(a=np.eye(2))
+    # RRL learns on the registered id
+    model = RRL("value_gradient", "RobustLinearQuadraticGame-v0", gamma=GAMMA, approximator="quadratic", seed=0)
+    model.learn(300)
+    assert model.num_episodes == 1
+
+
 def test_determinism_with_seed():
     def train(seed: int) -> np.ndarray:
-        model = small_pendulum_model(seed=seed, action_noise=0.3, disturbance_noise=0.3)
+        model = small_pendulum_model(seed=seed, action_noise_std=0.3, disturbance_noise_std=0.3)
         model.learn(1_000)
         return model.critic.theta
 
@@ -210,12 +412,12 @@ def test_predict_shapes_and_bounds():
 def test_standard_rl_needs_no_disturbance_channel():
     env = gym.make("Pendulum-v1")  # no disturbance channel, no dt attribute in action units
     model = RRL(
+        "actor_disturber_critic",
         env,
         gamma=math.inf,
-        policy="actor_disturber_critic",
         approximator="ngnet",
         dt=0.05,
-        action_noise=0.1,
+        action_noise_std=0.1,
         approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8], "n_centers": (3, 3, 5)},
         seed=0,
     )
@@ -226,16 +428,16 @@ def test_standard_rl_needs_no_disturbance_channel():
 @pytest.mark.parametrize("gamma", [0.0, -1.0, math.nan, "2"])
 def test_bad_gamma(gamma):
     with pytest.raises(ValueError, match="gamma"):
-        RRL(lq_env(), gamma=gamma, approximator="quadratic")
+        RRL("value_gradient", lq_env(), gamma=gamma, approximator="quadratic")
 
 
 def test_finite_gamma_needs_a_disturbance_channel():
     with pytest.raises(ValueError, match="disturbance channel"):
         RRL(
+            "actor_disturber_critic",
             gym.make("Pendulum-v1"),
             gamma=1.0,
             dt=0.05,
-            policy="actor_disturber_critic",
             approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]},
         )
 
@@ -256,15 +458,16 @@ def test_finite_gamma_needs_a_disturbance_channel():
 )
 def test_bad_arguments(kwargs, match):
     kwargs.setdefault("approximator", "quadratic")
+    kwargs.setdefault("policy", "value_gradient")
     with pytest.raises(ValueError, match=match):
-        RRL(lq_env(), gamma=GAMMA, **kwargs)
+        RRL(env=lq_env(), gamma=GAMMA, **kwargs)
 
 
 def test_ngnet_needs_finite_ranges_and_value_gradient_needs_control_cost():
     with pytest.raises(ValueError, match="finite ranges"):
-        RRL(gym.make("RobustPendulum-v0"), gamma=0.5)
+        RRL("value_gradient", gym.make("RobustPendulum-v0"), gamma=0.5)
     with pytest.raises(ValueError, match="control cost"):
-        RRL(gym.make("Pendulum-v1"), dt=0.05, approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]})
+        RRL("value_gradient", gym.make("Pendulum-v1"), dt=0.05, approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]})
 
 
 def test_learn_argument_errors():
@@ -321,7 +524,7 @@ def test_swingup_setup():
     assert robust.gamma == 0.22 and robust.max_disturbance == MAX_DISTURBANCE and robust.disturbance_dim == 1
     assert math.isinf(standard.gamma) and standard.disturbance_dim == 0
     for model in (robust, standard):
-        assert model.critic.net.n_centers == N_CENTERS and model.policy == "value_gradient"
+        assert model.critic.net.n_centers == N_CENTERS and model.policy_class == "value_gradient"
         assert (model.tau, model.kappa, model.critic_lr) == (1.0, 0.1, 1.0)
 
 

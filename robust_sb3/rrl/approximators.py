@@ -156,10 +156,16 @@ class QuadraticCritic:
 
     def update(
         self, q: float, x: np.ndarray, x_next: np.ndarray, terminal: bool, dt: float, tau: float, trace: np.ndarray, lr: float
-    ) -> None:
-        """One RLS step on the step's TD equation; ``trace`` is the instrument, ``lr`` is unused (RLS has no step size)."""
+    ) -> float:
+        """
+        One RLS step on the step's TD equation; ``trace`` is the instrument, ``lr`` is unused (RLS has no step size).
+
+        :return: the TD error of the step before the update
+        """
         target, regressor = self._regression(q, x, x_next, terminal, dt, tau)
+        delta = float(target - regressor @ self.theta)
         self.rls.update(self.theta, trace, regressor, target)
+        return delta
 
     def reset_statistics(self) -> None:
         """Forget the RLS data (policy iteration: the next policy is evaluated from fresh data)."""
@@ -251,6 +257,12 @@ class NGnet:
             self._cache[key] = cached
         return cached
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the basis cache (it is rebuilt on demand, with identical results)."""
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
     def features(self, x: np.ndarray) -> np.ndarray:
         """:return: ``b(x)``, shape (size,), in C order of the grid."""
         bases, _ = self.basis(x)
@@ -330,10 +342,15 @@ class NGnetCritic:
 
     def update(
         self, q: float, x: np.ndarray, x_next: np.ndarray, terminal: bool, dt: float, tau: float, trace: np.ndarray, lr: float
-    ) -> None:
-        """``v += eta delta e dt`` (Euler step of ``v_dot = eta delta e``)."""
+    ) -> float:
+        """
+        ``v += eta delta e dt`` (Euler step of ``v_dot = eta delta e``).
+
+        :return: the TD error ``delta`` of the step before the update
+        """
         delta = self.td_error(q, x, x_next, terminal, dt, tau)
         self.theta += (lr * delta * dt) * trace
+        return delta
 
     def reset_statistics(self) -> None:
         """Nothing to forget: gradient TD has no statistics."""

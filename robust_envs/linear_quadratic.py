@@ -1,51 +1,111 @@
-"""A linear-quadratic differential game as a Gymnasium env with a disturbance channel (section 3.3 / 4.1)."""
+"""
+RobustLinearQuadraticGame-v0: a linear-quadratic differential game with a disturbance channel.
+
+The linear case of Morimoto and Doya, "Robust Reinforcement Learning" (NIPS 2000), sections 3.3 and 4.1, where the
+game Riccati equation (Eq. 12) gives the exact value and the saddle-point gains (Eq. 13) that a learner must find.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import EzPickle
+
+MatrixLike = np.ndarray | list | tuple | float
 
 
-class LinearQuadraticGameEnv(gym.Env):
-    """
-    ``x_dot = A x + B1 w + B2 u`` with the reward rate ``r(x, u) = -x^T Q x - u^T R u`` (section 3.3).
+class LinearQuadraticGameEnv(gym.Env, EzPickle):
+    r"""
+    ## Description
+    ``x_dot = A x + B1 w + B2 u`` with the reward rate ``r(x, u) = -x^T Q x - u^T R u`` (Morimoto and Doya, section 3.3).
+    By default the paper's linear case (Eq. 14): the pendulum of ``RobustPendulum-v0`` linearised about the upright
+    position at nominal parameters (``A = [[0, 1], [g/l, -mu/(m l^2)]]``, ``B1 = B2 = [[0], [1/(m l^2)]]``),
+    ``Q = diag(1, 0)``, ``R = 1``. :meth:`from_pendulum` builds it for other pendulum parameters.
 
-    The disturbance ``w`` follows the project's convention (:attr:`disturbance_space`, :meth:`set_disturbance`,
-    held until changed, zero after ``reset``, ``info["disturbance"]``); its cost ``gamma^2 w^T w`` belongs to the
-    learner. Each step integrates ``dt`` seconds with one RK4 step (inputs held) and returns the step average
-    of the reward rate. Episodes start at ``x0 ~ U[-init_scale, init_scale]^n`` and are truncated after
-    ``episode_steps`` steps; an episode terminates if ``|x|`` exceeds ``max_state`` (a diverging policy).
+    Each step integrates ``dt`` seconds with one fourth-order Runge-Kutta step (inputs held) and returns the step
+    average of the reward rate.
 
-    :param a: state matrix (n, n)
-    :param b1: disturbance gain (n, m_w)
-    :param b2: control gain (n, m_u)
-    :param q: state cost (n, n), symmetric positive semi-definite
-    :param r: control cost (m_u, m_u), symmetric positive definite
-    :param dt: time step (s)
-    :param episode_steps: steps per episode
-    :param init_scale: half-width of the initial state box
-    :param max_input: bound of the action and disturbance boxes
-    :param max_state: bound on ``|x|_inf`` beyond which the episode terminates
+    ## Action Space
+    ``Box(-max_input, max_input, (m_u,), float64)``: the control ``u`` (clipped to the box).
+
+    ## Observation Space
+    ``Box(-max_state, max_state, (n,), float64)``: the state ``x``.
+
+    ## Disturbance
+    The project's disturbance-channel convention (as ``RobustPendulum-v0``): :attr:`disturbance_space`
+    (``Box(-max_input, max_input, (m_w,))``), :meth:`set_disturbance` sets the ``w`` held in every following step
+    until it is changed, ``reset`` zeroes it, ``info["disturbance"]`` reports it. Its cost ``gamma^2 w^T w``
+    belongs to the learner (Eq. 7), not to the reward.
+
+    ## Rewards
+    The step average of ``-x^T Q x`` (by the Runge-Kutta step) minus ``u^T R u``.
+
+    ## Starting State
+    ``x0 ~ U[-init_scale, init_scale]^n``, zero disturbance.
+
+    ## Episode End
+    The episode terminates when ``|x|_inf`` exceeds ``max_state`` (a diverging policy; the returned state is clipped
+    to the observation box) and is truncated by the env itself after ``episode_steps`` steps (the registered id adds
+    no ``TimeLimit``, so ``episode_steps`` is the one time limit).
+
+    ## Arguments
+    ``a`` (n, n), ``b1`` (n, m_w), ``b2`` (n, m_u), ``q`` (n, n) symmetric positive semi-definite, ``r`` (m_u, m_u)
+    symmetric positive definite: matrices or nested lists (lists keep ``env.spec`` JSON-serialisable); ``None`` for
+    Eq. 14's. ``dt`` (0.01 s), ``episode_steps`` (300), ``init_scale`` (0.5), ``max_input`` (1e3), ``max_state``
+    (1e2).
+
+    This env has no :class:`~robust_envs.params.ParamSpace`: it is registered outside :data:`robust_envs.ENVS`
+    (the perturbable family that the CLI, ``evaluate_robustness`` and the env-suite tests iterate). Its model is
+    changed through the matrices, or through the pendulum parameters of :meth:`from_pendulum`.
+
+    ## Version History
+    - v0: first version (moved from ``robust_sb3.rrl.linear``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(
         self,
-        a: np.ndarray,
-        b1: np.ndarray,
-        b2: np.ndarray,
-        q: np.ndarray,
-        r: np.ndarray,
+        a: MatrixLike | None = None,
+        b1: MatrixLike | None = None,
+        b2: MatrixLike | None = None,
+        q: MatrixLike | None = None,
+        r: MatrixLike | None = None,
         dt: float = 0.01,
         episode_steps: int = 300,
         init_scale: float = 0.5,
         max_input: float = 1e3,
         max_state: float = 1e2,
+        render_mode: str | None = None,
     ) -> None:
+        EzPickle.__init__(
+            self,
+            a=a,
+            b1=b1,
+            b2=b2,
+            q=q,
+            r=r,
+            dt=dt,
+            episode_steps=episode_steps,
+            init_scale=init_scale,
+            max_input=max_input,
+            max_state=max_state,
+            render_mode=render_mode,
+        )
+        if render_mode is not None:
+            raise ValueError(f"LinearQuadraticGameEnv has no render modes, got render_mode={render_mode!r}")
+        if a is None or b1 is None or b2 is None:
+            if not (a is None and b1 is None and b2 is None):
+                raise ValueError("Pass all of a, b1 and b2, or none of them (for the pendulum linearised upright, Eq. 14)")
+            from robust_envs.pendulum import linearized_model
+
+            a, b1, b2 = linearized_model(None)
+        q = np.diag([1.0, 0.0]) if q is None else q
+        r = np.eye(1) if r is None else r
         self.a, self.b1, self.b2 = (np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in (a, b1, b2))
         self.q, self.r = (np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in (q, r))
         n = self.a.shape[0]
@@ -55,12 +115,14 @@ class LinearQuadraticGameEnv(gym.Env):
             )
         if self.r.shape != (self.b2.shape[1],) * 2:
             raise ValueError(f"R must be ({self.b2.shape[1]}, {self.b2.shape[1]}), got {self.r.shape}")
-        if dt <= 0 or episode_steps < 1:
+        if not (math.isfinite(dt) and dt > 0) or episode_steps < 1:
             raise ValueError(f"dt must be > 0 and episode_steps >= 1, got dt={dt}, episode_steps={episode_steps}")
         self.dt = float(dt)
         self.episode_steps = int(episode_steps)
         self.init_scale = float(init_scale)
         self.max_state = float(max_state)
+        self.render_mode = render_mode
+        #: the control cost ``R`` in action units (what a value-gradient learner needs, Eq. 11)
         self.control_cost_matrix = self.r.copy()
         self.observation_space = spaces.Box(-self.max_state, self.max_state, shape=(n,), dtype=np.float64)
         self.action_space = spaces.Box(-max_input, max_input, shape=(self.b2.shape[1],), dtype=np.float64)
@@ -74,7 +136,7 @@ class LinearQuadraticGameEnv(gym.Env):
         """
         The paper's linear case (Eq. 14): the pendulum linearised upright, ``Q = diag(1, 0)``, ``R = 1``.
 
-        :param params: pendulum parameters (see :mod:`robust_envs.pendulum`)
+        :param params: pendulum parameters (see :mod:`robust_envs.pendulum`); ``None`` for nominal
         :param kwargs: further constructor arguments
         """
         from robust_envs.pendulum import linearized_model
@@ -114,6 +176,10 @@ class LinearQuadraticGameEnv(gym.Env):
             self._x = np.clip(self._x, -self.max_state, self.max_state)
         truncated = self._steps >= self.episode_steps
         return self._x.copy(), reward, terminated, truncated, {"disturbance": self._w.copy()}
+
+    def render(self) -> None:
+        """The env has no render modes."""
+        return None
 
     def set_disturbance(self, w: np.ndarray) -> None:
         """

@@ -1,0 +1,269 @@
+"""
+Running a robustness evaluation: :func:`evaluate_robustness`, the expansion of a grid or uncertainty set into
+cells, and the serial, process-pool and Ray runners.
+
+Episode ``i`` of every cell is reset with ``seed + i`` in a fresh environment, so the numbers do not depend on the
+number of workers or the back-end. Never imports torch or Stable-Baselines3 (see :mod:`robust_envs.evaluation.policies`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from robust_envs.evaluation.policies import as_policy, shippable
+from robust_envs.evaluation.report import RobustnessReport
+from robust_envs.params import ParamSpace
+from robust_envs.registration import ENVS, env_class
+from robust_envs.uncertainty import UncertaintySet
+
+#: Parallel back-ends of :func:`evaluate_robustness`.
+BACKENDS = ("process", "ray")
+
+#: ``{param_name: [values]}`` (a Cartesian grid), a list of partial settings, a preset name or a set.
+GridOrSet = UncertaintySet | str | Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]]
+
+
+def evaluate_robustness(
+    policy: Callable[[np.ndarray], Any] | Any,
+    env_id: str,
+    grid_or_set: GridOrSet,
+    n_episodes: int = 5,
+    seed: int = 0,
+    deterministic: bool = True,
+    points: int | Mapping[str, int] = 5,
+    n_workers: int = 1,
+    backend: str = "process",
+    max_episode_steps: int | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> RobustnessReport:
+    """
+    Run a fixed policy in every cell of a parameter grid or uncertainty set.
+
+    Episode ``i`` of every cell is reset with ``seed + i`` and ``options={"params": cell}`` in a fresh
+    ``gym.make(env_id, **env_kwargs)``, so the numbers do not depend on ``n_workers`` or the back-end.
+    A stochastic policy stays reproducible if it has a ``seed(episode_seed)`` method: it is called before
+    every episode (the CLI's random policy does this). A stochastic SB3 model (``deterministic=False``)
+    draws from torch's global generator, so its numbers are not reproducible across processes.
+
+    :param policy: an SB3 model (anything with ``predict(obs, deterministic=...) -> (action, state)``) or a
+        callable ``obs -> action``; with ``n_workers > 1`` it must be picklable
+    :param env_id: a robust env id (``RobustHopper-v0``, ...)
+    :param grid_or_set: the cells: an :class:`~robust_envs.uncertainty.UncertaintySet` (a finite set's
+        members, or a box's :meth:`~robust_envs.uncertainty.UncertaintySet.grid`), a preset name, a list of
+        partial ``{param: value}`` mappings, or ``{param: [values]}`` meaning the Cartesian product
+        (the last name varies fastest)
+    :param n_episodes: episodes per cell (>= 1)
+    :param seed: episode ``i`` uses seed ``seed + i``
+    :param deterministic: passed to an SB3 model's ``predict``
+    :param points: grid points per dimension of a box set (endpoints included); an int or ``{name: int}``
+    :param n_workers: parallel workers (1: in this process)
+    :param backend: ``"process"`` (:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method) or
+        ``"ray"`` (one task per cell; needs ``pip install 'robust-rl[ray]'``)
+    :param max_episode_steps: override of the registered time limit (1000)
+    :param env_kwargs: keyword arguments of ``gym.make``; ``params`` there sets the base values that the
+        cells' partial mappings start from
+    :return: the report, cells in the given order
+    :raises ValueError: unknown env id, bad cell (unknown name, out-of-bounds value), bad counts or back-end
+    :raises TypeError: an unpicklable policy with ``n_workers > 1``
+    :raises ImportError: ``backend="ray"`` without ray
+    :raises RuntimeError: a worker process died (e.g. the caller's script is not importable by spawned workers)
+    """
+    ids = [entry.env_id for entry in ENVS]
+    if env_id not in ids:
+        env_class(env_id)  # raises the ValueError with a suggestion and the registered ids
+    _check_count("n_episodes", n_episodes)
+    _check_count("n_workers", n_workers)
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown backend {backend!r}; allowed: {BACKENDS}")
+    if max_episode_steps is not None:
+        _check_count("max_episode_steps", max_episode_steps)
+    if not (isinstance(seed, int | np.integer) and not isinstance(seed, bool)):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    make_kwargs = dict(env_kwargs or {})
+    if "max_episode_steps" in make_kwargs and max_episode_steps is not None:
+        raise ValueError("Give max_episode_steps either as an argument or in env_kwargs, not both")
+    if max_episode_steps is not None:
+        make_kwargs["max_episode_steps"] = int(max_episode_steps)
+    as_policy(policy)  # a TypeError for what is neither callable nor has predict()
+
+    param_space: ParamSpace = env_class(env_id).param_space
+    cells = expand_cells(env_id, grid_or_set, points)
+    base = param_space.resolve(make_kwargs.get("params"))
+    for i, cell in enumerate(cells):
+        try:
+            param_space.resolve(cell, base=base)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"Cell {i} {cell}: {exc}") from exc
+
+    workers = min(int(n_workers), len(cells))
+    if backend == "ray" or workers > 1:
+        policy = shippable(policy)
+    tasks = [(policy, env_id, make_kwargs, cell, int(n_episodes), int(seed), bool(deterministic)) for cell in cells]
+    if backend == "ray":
+        results = _run_ray(tasks, workers)
+    elif workers == 1:
+        results = [_run_cell(task) for task in tasks]
+    else:
+        results = _run_processes(tasks, workers)
+    returns = np.array([r[0] for r in results], dtype=np.float64)
+    lengths = np.array([r[1] for r in results], dtype=np.int64)
+    return RobustnessReport(env_id=env_id, cells=cells, returns=returns, lengths=lengths, seed=int(seed))
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def expand_cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str, int]) -> list[dict[str, float]]:
+    """
+    Turn the accepted forms of ``grid_or_set`` into a list of partial parameter mappings (see :func:`evaluate_robustness`).
+
+    The values are checked to be numbers here; their names and bounds are checked against the env by
+    :func:`evaluate_robustness`.
+
+    :param env_id: the env the cells are for (an uncertainty set must belong to it)
+    :param grid_or_set: an uncertainty set, a preset name, a list of ``{param: value}`` or ``{param: [values]}``
+    :param points: grid points per dimension of a box set (an int or ``{name: int}``)
+    :return: one ``{name: float}`` per cell, in order
+    :raises ValueError: an unknown preset, a set of another env, an empty grid or list, a value that is not a number
+    :raises TypeError: ``grid_or_set`` or a cell of the wrong type
+    """
+    if isinstance(grid_or_set, str):
+        from robust_envs.presets import get_preset
+
+        grid_or_set = get_preset(grid_or_set)
+    if isinstance(grid_or_set, UncertaintySet):
+        if grid_or_set.env_id != env_id:
+            raise ValueError(
+                f"Uncertainty set {grid_or_set.name or grid_or_set.describe()!r} belongs to {grid_or_set.env_id}, not {env_id}"
+            )
+        raw: list[Mapping[str, Any]] = grid_or_set.grid(points)
+    elif isinstance(grid_or_set, Mapping):
+        raw = _product(grid_or_set)
+    elif isinstance(grid_or_set, Sequence):
+        raw = list(grid_or_set)
+        if not raw:
+            raise ValueError("The list of cells is empty")
+        for i, cell in enumerate(raw):
+            if not isinstance(cell, Mapping):
+                raise TypeError(f"Cell {i} must be a mapping of parameter names to values, got {cell!r}")
+    else:
+        raise TypeError(
+            "grid_or_set must be an UncertaintySet, a preset name, a list of {param: value} mappings or "
+            f"{{param: [values]}}, got {type(grid_or_set).__name__}"
+        )
+    cells = []
+    for i, cell in enumerate(raw):
+        out = {}
+        for key, value in cell.items():
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+                raise ValueError(f"Cell {i}: value of {key!r} must be a number, got {value!r}")
+            out[str(key)] = float(value)
+        cells.append(out)
+    return cells
+
+
+def _product(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The Cartesian product of ``{name: [values]}`` (a scalar is a one-value axis), the last name varying fastest."""
+    if not grid:
+        raise ValueError("An empty grid {} has no cells; give {param_name: [values, ...]}")
+    axes = []
+    for name, values in grid.items():
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+            values = [values]
+        if len(values) == 0:
+            raise ValueError(f"Grid axis {name!r} has no values")
+        axes.append(list(values))
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*axes)]
+
+
+def _run_cell(task: tuple) -> tuple[list[float], list[int]]:
+    """Worker: the returns and lengths of one cell's episodes (module level, so spawned processes can import it)."""
+    import gymnasium as gym
+
+    import robust_envs  # noqa: F401  (registers the ids in a fresh process)
+
+    policy, env_id, make_kwargs, cell, n_episodes, seed, deterministic = task
+    act = as_policy(policy, deterministic)
+    # a stochastic callable is re-seeded for every episode (an SB3 model's seed() seeds its training, not predict)
+    reseed: Callable[[int], Any] | None = None
+    if not hasattr(policy, "predict") and callable(getattr(policy, "seed", None)):
+        reseed = policy.seed
+    env = gym.make(env_id, **make_kwargs)
+    returns, lengths = [], []
+    try:
+        for i in range(n_episodes):
+            episode_seed = seed + i
+            if reseed is not None:
+                reseed(episode_seed)
+            obs, _ = env.reset(seed=episode_seed, options={"params": cell})
+            total, steps, done = 0.0, 0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(act(obs))
+                total += float(reward)
+                steps += 1
+                done = bool(terminated or truncated)
+            returns.append(total)
+            lengths.append(steps)
+    finally:
+        env.close()
+    return returns, lengths
+
+
+def _run_cell_ray(policy: Any, rest: tuple) -> tuple[list[float], list[int]]:
+    """Ray task: :func:`_run_cell` with the policy passed separately (as a shared object)."""
+    return _run_cell((policy, *rest))
+
+
+def _check_picklable(policy: Any) -> None:
+    try:
+        pickle.dumps(policy)
+    except Exception as exc:
+        raise TypeError(
+            f"The policy ({type(policy).__name__}) cannot be pickled for worker processes ({exc}). "
+            "Use n_workers=1, or a policy defined at module level (not a lambda or a local function)."
+        ) from exc
+
+
+def _run_processes(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    _check_picklable(tasks[0][0])
+    # spawn: safe with threads (torch, MuJoCo rollout pools) in the parent; needs the caller's
+    # script guarded by `if __name__ == "__main__":`
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return list(pool.map(_run_cell, tasks))
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "A worker process died. Workers are spawned: they re-import the calling script, which must be a file "
+                "(not piped through stdin) guarded by `if __name__ == '__main__':`; otherwise use n_workers=1."
+            ) from exc
+
+
+def _run_ray(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError("backend='ray' needs ray: pip install 'robust-rl[ray]'") from exc
+    _check_picklable(tasks[0][0])
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1)(_run_cell_ray)
+        # top-level ObjectRef arguments are resolved by ray before the call; the policy is stored once
+        policy_ref = ray.put(tasks[0][0])
+        futures = [remote.remote(policy_ref, task[1:]) for task in tasks]
+        return list(ray.get(futures))
+    finally:
+        if started:
+            ray.shutdown()
