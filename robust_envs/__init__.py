@@ -19,6 +19,7 @@ _LAZY = {
     "UncertaintySet": "robust_envs.uncertainty",
     "get_preset": "robust_envs.presets",
     "list_presets": "robust_envs.presets",
+    "presets_by_env": "robust_envs.presets",
     "DomainRandomization": "robust_envs.wrappers",
     "PerturbedTransitions": "robust_envs.wrappers",
     "ForceDisturbance": "robust_envs.wrappers",

@@ -12,7 +12,7 @@ from gymnasium.envs.classic_control import utils as classic_utils
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.utils import EzPickle
 
-from robust_envs.core import NextStates, PerturbableEnv
+from robust_envs.core import PerturbableEnv
 from robust_envs.params import ParamsLike, ParamSpace, ParamSpec
 
 #: Layout of :meth:`RobustCartPoleEnv.get_state`: Gymnasium's four state variables, then the number of steps
@@ -116,7 +116,8 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 50}
     param_space: ClassVar[ParamSpace] = PARAM_SPACE
     upstream_id: ClassVar[str] = UPSTREAM_ID
-    state_size: ClassVar[int] = len(STATE_FIELDS)
+    state_size: ClassVar[int] = len(STATE_FIELDS)  # type: ignore[assignment]
+    state_fields: ClassVar[tuple[str, ...] | None] = STATE_FIELDS
 
     def __init__(
         self,
@@ -221,17 +222,12 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
             change the bounds of the initial state, as in ``CartPole-v1``
         :return: observation (float32) and info (``params``)
         """
-        options = dict(options or {})
-        unknown = set(options) - {"params", "low", "high"}
-        if unknown:
-            raise ValueError(
-                f"Unknown reset option(s) {sorted(unknown)} for {type(self).__name__}; allowed: ['high', 'low', 'params']"
-            )
-        vector = self._episode_params_from({"params": options["params"]} if "params" in options else None)
+        vector = self._episode_params_from(options, allowed=("high", "low", "params"))
+        # the bounds are checked before anything changes, so a refused reset leaves the episode as it was
+        low, high = classic_utils.maybe_parse_reset_bounds(options or None, -0.05, 0.05)
         gym.Env.reset(self, seed=seed)
         self._begin_episode(vector)
         self._set_physics(vector)
-        low, high = classic_utils.maybe_parse_reset_bounds(options, -0.05, 0.05)
         self.state = self.np_random.uniform(low=low, high=high, size=(4,))
         self.steps_beyond_terminated = None
         if self.render_mode == "human":
@@ -298,56 +294,35 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
         steps = -1.0 if self.steps_beyond_terminated is None else float(self.steps_beyond_terminated)
         return np.append(np.asarray(self.state, dtype=np.float64), steps)
 
-    def set_state(self, state: np.ndarray) -> None:
-        """
-        Resume from a state of :meth:`get_state`.
+    def _has_state(self) -> bool:
+        return self.state is not None
 
-        :param state: shape (5,)
-        :raises ValueError: wrong shape, non-finite values or a step count that is neither -1 nor a count
-        """
-        state = self._check_states(np.asarray(state, dtype=np.float64)[None, :])[0]
+    def _restore_state(self, state: np.ndarray) -> None:
         self.state = state[:4].copy()
         self.steps_beyond_terminated = None if state[4] < 0 else int(state[4])
 
-    def _check_states(self, states: np.ndarray) -> np.ndarray:
-        if states.ndim != 2 or states.shape[1] != self.state_size:
-            raise ValueError(f"State(s) must have shape (N, {self.state_size}) laid out as {STATE_FIELDS}, got {states.shape}")
-        if not np.all(np.isfinite(states)):
-            raise ValueError(f"State contains NaN or inf: {states}")
+    def _restore_episode_params(self, vector: np.ndarray) -> None:
+        self._begin_episode(vector)
+        self._set_physics(vector)
+
+    def _check_state_values(self, states: np.ndarray) -> None:
         steps = states[:, 4]
         if not np.all((steps == -1) | ((steps >= 0) & (steps == np.round(steps)))):
             raise ValueError(f"steps_beyond_terminated must be -1 (not terminated) or a count >= 0, got {steps}")
-        return states
 
-    def sample_next_states(self, states: np.ndarray | None, actions: np.ndarray, params: Any = None) -> NextStates:
-        """
-        One step from each of N states under each of K parameter vectors, vectorised, without touching the episode.
+    def _check_action_rows(self, actions: Any, n: int) -> np.ndarray:
+        """:return: whether each of the N actions (shape (N,) or (N, 1), integers in {0, 1}) pushes right."""
+        values = np.asarray(actions)
+        if values.shape not in ((n,), (n, 1)):
+            raise ValueError(
+                f"actions must have shape ({n},) or ({n}, 1) to match {n} states, got {values.shape}: {actions!r}"
+            )
+        return self._action_bits(values, n)
 
-        With K=1 and the episode's parameters the result equals :meth:`step` bit for bit.
-
-        :param states: (N, 5) states of :meth:`get_state`, or ``None`` for the current state (N=1)
-        :param actions: (N,) or (N, 1) integer actions in {0, 1}
-        :param params: the K parameter vectors, see :meth:`resolve_param_batch`
-        :return: :class:`~robust_envs.core.NextStates` with leading axes (N, K); observations are float32
-        """
-        if states is None:
-            states = self.get_state()[None, :]
-        states = self._check_states(np.atleast_2d(np.asarray(states, dtype=np.float64)))
-        n = states.shape[0]
-        actions = np.asarray(actions)
-        if actions.shape not in ((n,), (n, 1)):
-            raise ValueError(f"actions must have shape ({n},) or ({n}, 1) to match {n} states, got {actions.shape}")
-        push_right = self._action_bits(actions, n)
-        vectors = self.resolve_param_batch(params)
-        k = vectors.shape[0]
-        rows = np.repeat(states, k, axis=0)
-        physics = self._integrate(rows[:, :4], np.repeat(push_right, k), np.tile(vectors, (n, 1)))
+    def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
+        """The rows of :meth:`sample_next_states`, vectorised; observations are float32 as ``step``'s."""
+        physics = self._integrate(states[:, :4], actions, np.tile(vectors, (states.shape[0] // vectors.shape[0], 1)))
         terminated = self._terminated(physics)
-        rewards, steps = self._rewards(terminated, rows[:, 4])
+        rewards, steps = self._rewards(terminated, states[:, 4])
         final = np.concatenate((physics, steps[:, None]), axis=1)
-        return NextStates(
-            observations=physics.astype(np.float32).reshape(n, k, 4),
-            rewards=rewards.reshape(n, k),
-            terminated=terminated.reshape(n, k),
-            states=final.reshape(n, k, self.state_size),
-        )
+        return physics.astype(np.float32), rewards, terminated, final

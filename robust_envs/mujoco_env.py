@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -12,9 +11,10 @@ import gymnasium as gym
 import mujoco
 import mujoco.rollout
 import numpy as np
+from gymnasium.envs.mujoco import MujocoEnv
 from gymnasium.utils import EzPickle
 
-from robust_envs.core import NextStates, PerturbableEnv
+from robust_envs.core import PerturbableEnv, check_action
 from robust_envs.mujoco_model import ModelBuilder
 from robust_envs.params import ParamsLike, ParamSpace
 
@@ -46,6 +46,9 @@ class RobustMujocoEnv(PerturbableEnv):
     - :meth:`get_state` / :meth:`set_state` save and restore the full physics state.
     - :meth:`sample_next_states` simulates one step from N states under K parameter vectors with
       ``mujoco.rollout``, on private ``MjData``, leaving the episode untouched.
+    - ``step`` refuses NaN, inf and non-numeric actions with a ``ValueError`` (MuJoCo would integrate them).
+    - ``copy.deepcopy`` and pickling continue the running episode exactly, with its parameters and
+      ``set_params`` (Gymnasium's own MuJoCo envs restart from their constructor arguments instead).
     """
 
     param_space: ClassVar[ParamSpace]
@@ -101,31 +104,10 @@ class RobustMujocoEnv(PerturbableEnv):
         """
         The env's own model for ``vector``, from a pool of up to :attr:`model_pool_size` models.
 
-        A setting seen recently (a finite uncertainty set, a grid) is a lookup. A new one recycles the
-        least recently used model of the same geometry with an in-place edit (microseconds, ``mj_setConst``
-        included); only a new geometry costs a recompile, and a copy while the pool fills.
+        A setting seen recently (a finite uncertainty set, a grid) is a lookup; a new one rewrites the least
+        recently used model in place, geometry included (:meth:`ModelBuilder.pooled_model`).
         """
-        key = vector.tobytes()
-        entry = self._pool.get(key)
-        if entry is not None:
-            self._pool.move_to_end(key)
-            return entry[0]
-        pristine = self._builder.pristine(vector)
-        model, constants_of = None, None
-        if len(self._pool) >= self.model_pool_size:
-            for old_key, (old_model, old_vector) in self._pool.items():
-                if self._builder.pristine(old_vector) is pristine:
-                    model, constants_of = old_model, old_vector
-                    del self._pool[old_key]
-                    break
-            else:
-                self._pool.popitem(last=False)
-        if model is None:
-            model, constants_of = copy.copy(pristine), self.param_space.nominal
-            self._set_offscreen_size(model)
-        self._builder.edit(model, pristine, vector, constants_of=constants_of)
-        self._pool[key] = (model, vector.copy())
-        return model
+        return self._builder.pooled_model(self._pool, vector, self.model_pool_size, self._set_offscreen_size)
 
     def _set_offscreen_size(self, model: mujoco.MjModel) -> None:
         # as MujocoEnv does; harmless on a shared cached model (every env of this builder asks the same)
@@ -144,6 +126,11 @@ class RobustMujocoEnv(PerturbableEnv):
         if model is not self.model:
             self._install_model(model)
         self._applied_key = key
+
+    def _restore_episode_params(self, vector: np.ndarray) -> None:
+        """Install the model of a running episode's parameters (copies and unpickling)."""
+        self._apply_params(vector)
+        self._begin_episode(vector)
 
     def _install_model(self, model: mujoco.MjModel) -> None:
         # Perturbed models have the sizes of the nominal one (geometry edits add no element), so the
@@ -180,7 +167,12 @@ class RobustMujocoEnv(PerturbableEnv):
         return observation, info
 
     def step(self, action):  # type: ignore[override]
-        """Advance ``frame_skip`` substeps; observation, reward and termination come from :meth:`_transition`."""
+        """
+        Advance ``frame_skip`` substeps; observation, reward and termination come from :meth:`_transition`.
+
+        :raises ValueError: an action of the wrong shape, not numbers, NaN or inf (the episode is unchanged)
+        """
+        action = check_action(action, self.action_space.shape, self)
         data = self.data
         qpos_before = data.qpos.copy()
         self.do_simulation(action, self.frame_skip)  # type: ignore[attr-defined]
@@ -238,7 +230,7 @@ class RobustMujocoEnv(PerturbableEnv):
 
     def set_state(self, state: np.ndarray, qvel: np.ndarray | None = None) -> None:  # type: ignore[override]
         """
-        Restore a state of :meth:`get_state`.
+        Restore a state of :meth:`get_state` (checked as :meth:`PerturbableEnv.set_state` checks every family's).
 
         ``set_state(qpos, qvel)`` keeps the meaning it has in Gymnasium's ``MujocoEnv`` (used by ``reset_model``).
 
@@ -246,16 +238,11 @@ class RobustMujocoEnv(PerturbableEnv):
         :param qvel: joint velocities, for the two-argument form only
         """
         if qvel is not None:
-            super().set_state(state, qvel)  # type: ignore[misc]
+            MujocoEnv.set_state(self, state, qvel)  # type: ignore[arg-type]
             return
-        state = np.asarray(state, dtype=np.float64)
-        if state.shape != (self.state_size,):
-            raise ValueError(
-                f"State of shape {state.shape} does not fit {type(self).__name__}: "
-                f"expected ({self.state_size},) as get_state() returns"
-            )
-        if not np.all(np.isfinite(state)):
-            raise ValueError(f"State contains NaN or inf: {state}")
+        super().set_state(state)
+
+    def _restore_state(self, state: np.ndarray) -> None:
         mujoco.mj_setState(self.model, self.data, state, STATE_SPEC)
         mujoco.mj_forward(self.model, self.data)
 
@@ -276,58 +263,29 @@ class RobustMujocoEnv(PerturbableEnv):
         return np.concatenate((physics[:, :before], warmstart, physics[:, before:]), axis=1)
 
     # ---- next-state sampling ------------------------------------------------------------------------
-    def sample_next_states(
-        self,
-        states: np.ndarray | None,
-        actions: np.ndarray,
-        params: Any = None,
-    ) -> NextStates:
+    def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
         """
-        One env step from each of N states under each of K parameter vectors, without touching the episode.
-
-        The physics runs in ``mujoco.rollout`` (C, a thread per core for large batches) on private ``MjData``;
-        observation, reward and termination come from the same :meth:`_transition` that :meth:`step` uses.
-        With K=1 and the episode's parameters the result equals :meth:`step` bit for bit.
-
-        :param states: (N, state_dim) states of :meth:`get_state`, or ``None`` for the current state (N=1)
-        :param actions: (N, action_dim) actions, or (action_dim,) with N=1
-        :param params: the K parameter vectors, see :meth:`resolve_param_batch`
-        :return: :class:`NextStates` with leading axes (N, K)
+        The rows of :meth:`sample_next_states`: the physics in ``mujoco.rollout`` (C, a thread per core for large
+        batches) on private ``MjData``; observation, reward and termination from the same :meth:`_transition`
+        that :meth:`step` uses. The actions keep the caller's dtype for the reward (a float32 action's control
+        cost is computed in float32 by ``step`` too).
         """
-        if states is None:
-            states = self.get_state()[None, :]
-        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
-        # keep the caller's dtype for the reward: a float32 action's control cost is computed in float32 by step()
-        actions = np.atleast_2d(np.asarray(actions))
-        n = states.shape[0]
-        if states.shape[1] != self.state_size:
-            raise ValueError(f"states must have shape (N, {self.state_size}), got {states.shape}")
-        if actions.shape != (n, self.model.nu):
-            raise ValueError(f"actions must have shape ({n}, {self.model.nu}) to match {n} states, got {actions.shape}")
-        vectors = self.resolve_param_batch(params)
         k = vectors.shape[0]
+        n = states.shape[0] // k
         models = [self._builder.model_for(v) for v in vectors]
-        # row n*K + k: state n under model k
-        initial = np.repeat(states, k, axis=0)
-        actions_rows = np.repeat(actions, k, axis=0)
-        controls = actions_rows.astype(np.float64)
+        controls = actions.astype(np.float64)
         if self.derived_fields:
-            final, derived = self._step_rows_python(models, initial, controls)
+            final, derived = self._step_rows_python(models, states, controls)
         else:
-            physics, warmstart = self._split_state(initial)
+            physics, warmstart = self._split_state(states)
             final_physics = self._step_rows_rollout(models * n, physics, warmstart, controls)
             final = self._join_state(final_physics, np.zeros_like(warmstart))
             derived = {}
         qpos_sl, qvel_sl = self._state_slices()
         observation, reward, terminated, _ = self._transition(
-            initial[:, qpos_sl], actions_rows, final[:, qpos_sl], final[:, qvel_sl], derived
+            states[:, qpos_sl], actions, final[:, qpos_sl], final[:, qvel_sl], derived
         )
-        return NextStates(
-            observations=np.asarray(observation).reshape(n, k, -1),
-            rewards=np.asarray(reward, dtype=np.float64).reshape(n, k),
-            terminated=np.asarray(terminated, dtype=bool).reshape(n, k),
-            states=final.reshape(n, k, -1),
-        )
+        return observation, reward, terminated, final
 
     def _step_rows_rollout(
         self, models: list[mujoco.MjModel], initial: np.ndarray, warmstart: np.ndarray, controls: np.ndarray

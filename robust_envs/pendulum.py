@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
-from robust_envs.core import NextStates, PerturbableEnv
+from robust_envs.core import PerturbableEnv
 from robust_envs.params import ParamsLike, ParamSpace, ParamSpec
 
 #: Layout of :meth:`RobustPendulumEnv.get_state`: angle (unwrapped, rad, 0 = upright), angular velocity
@@ -106,7 +106,8 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
     | ``gravity`` | 9.8 | [0, 100] | m/s^2 | gravity ``g`` |
 
     Other keyword arguments: ``dt`` (0.02 s, time step), ``max_torque`` (5.0 N*m), ``max_disturbance``
-    (5.0 N*m), ``control_cost`` (0.04, the ``R`` of Eq. 15), ``keep_mass`` (``False`` only: ``mass`` is a
+    (5.0 N*m), ``control_cost`` (0.04, the ``R`` of Eq. 15), ``render_mode`` (``None`` or ``"rgb_array"``: a
+    small numpy drawing of the rod, what SB3's ``make_vec_env`` asks for), ``keep_mass`` (``False`` only: ``mass`` is a
     point mass that ``length`` does not change; ``True`` raises ``ValueError``).
 
     The linearisation about the upright position (Eq. 14) is :meth:`linearized_model`; the input gains
@@ -117,11 +118,12 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
     - v0: first version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
     param_space: ClassVar[ParamSpace] = PARAM_SPACE
     #: Observation dimensions that are angles (wrapped to ``[-pi, pi)``); learners use it for periodic features.
     periodic_dims: ClassVar[tuple[int, ...]] = (0,)
-    state_size: ClassVar[int] = len(STATE_FIELDS)
+    state_size: ClassVar[int] = len(STATE_FIELDS)  # type: ignore[assignment]
+    state_fields: ClassVar[tuple[str, ...] | None] = STATE_FIELDS
 
     def __init__(
         self,
@@ -139,8 +141,11 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         if not (isinstance(control_cost, int | float) and math.isfinite(control_cost) and control_cost >= 0):
             raise ValueError(f"control_cost must be a finite number >= 0, got {control_cost!r}")
-        if render_mode is not None:
-            raise ValueError(f"RobustPendulum-v0 has no render modes, got render_mode={render_mode!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']} for RobustPendulum-v0, "
+                f"got {render_mode!r}"
+            )
         EzPickle.__init__(
             self,
             params=params,
@@ -199,13 +204,17 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         return np.stack((wrap_angle(theta), theta_dot), axis=-1)
 
     def _clip_action(self, action: Any, n: int) -> np.ndarray:
-        action = np.asarray(action, dtype=np.float64)
-        if action.size != n:
-            raise ValueError(f"Action must hold {n} value(s) (shape (1,) per state), got shape {action.shape}")
-        action = action.reshape(n)
-        if not np.all(np.isfinite(action)):
-            raise ValueError(f"Action must be finite, got {action}")
-        return self.max_torque * np.clip(action, -1.0, 1.0)
+        try:
+            values = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"Action must be numbers (the torque as a fraction of max_torque), got {action!r}") from None
+        if values.size != n:
+            raise ValueError(f"Action must hold {n} value(s) (shape (1,) per state), got shape {values.shape}")
+        values = values.reshape(n)
+        if not np.all(np.isfinite(values)):
+            # None converts to NaN: name what was passed
+            raise ValueError(f"Action must be finite numbers, got {action!r}")
+        return self.max_torque * np.clip(values, -1.0, 1.0)
 
     # ---- Gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
@@ -242,9 +251,19 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         info = {"params": self.params, "disturbance": np.array([disturbance]), "torque": float(torque[0])}
         return observation, float(reward), False, False, info
 
-    def render(self) -> None:
-        """The env has no render modes."""
-        return None
+    def render(self) -> np.ndarray | None:
+        """:return: for ``render_mode="rgb_array"``, a 128 x 128 image of the rod (upright is up), else ``None``."""
+        if self.render_mode != "rgb_array":
+            return None
+        size = 128
+        image = np.full((size, size, 3), 255, dtype=np.uint8)
+        t = np.linspace(0.0, 0.45 * size, 4 * size)
+        rows = np.round(size / 2 - t * math.cos(self._state[0])).astype(int)
+        cols = np.round(size / 2 - t * math.sin(self._state[0])).astype(int)
+        for d_row in (-1, 0, 1):
+            for d_col in (-1, 0, 1):
+                image[np.clip(rows + d_row, 0, size - 1), np.clip(cols + d_col, 0, size - 1)] = (204, 77, 77)
+        return image
 
     # ---- disturbance channel ---------------------------------------------------------------------
     def set_disturbance(self, w: np.ndarray) -> None:
@@ -290,56 +309,21 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         """:return: ``[theta (unwrapped), theta_dot, disturbance, time]`` as a new array (see :data:`STATE_FIELDS`)."""
         return self._state.copy()
 
-    def set_state(self, state: np.ndarray) -> None:
-        """
-        Resume from a state of :meth:`get_state` (the disturbance and the time are part of it).
-
-        :param state: shape (4,)
-        :raises ValueError: wrong shape or non-finite values
-        """
-        state = np.asarray(state, dtype=np.float64)
-        if state.shape != (self.state_size,):
-            raise ValueError(f"State must have shape ({self.state_size},) laid out as {STATE_FIELDS}, got {state.shape}")
-        if not np.all(np.isfinite(state)):
-            raise ValueError(f"State contains NaN or inf: {state}")
+    def _restore_state(self, state: np.ndarray) -> None:
         self._state = state.copy()
         self._state[2] = float(np.clip(self._state[2], -self.max_disturbance, self.max_disturbance))
 
-    def sample_next_states(self, states: np.ndarray | None, actions: np.ndarray, params: Any = None) -> NextStates:
-        """
-        One step from each of N states under each of K parameter vectors, vectorised, without touching the episode.
+    def _check_action_rows(self, actions: Any, n: int) -> np.ndarray:
+        """:return: the torques (N,) of N actions of shape (N, 1) (or (1,) with N = 1), clipped as ``step`` clips."""
+        values = np.asarray(actions)
+        if values.ndim > 2 or values.reshape(-1).shape != (n,) or (values.ndim == 2 and values.shape != (n, 1)):
+            raise ValueError(f"actions must have shape ({n}, 1) to match {n} states, got {values.shape}")
+        return self._clip_action(values, n)
 
-        The held disturbance is part of each state. With K=1 and the episode's parameters the result equals
-        :meth:`step` exactly.
-
-        :param states: (N, 4) states of :meth:`get_state`, or ``None`` for the current state (N=1)
-        :param actions: (N, 1) actions (torque / max_torque), or (1,) with N=1
-        :param params: the K parameter vectors, see :meth:`resolve_param_batch`
-        :return: :class:`~robust_envs.core.NextStates` with leading axes (N, K)
-        """
-        if states is None:
-            states = self._state[None, :]
-        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
-        n = states.shape[0]
-        if states.ndim != 2 or states.shape[1] != self.state_size:
-            raise ValueError(f"states must have shape (N, {self.state_size}), got {states.shape}")
-        if not np.all(np.isfinite(states)):
-            raise ValueError("states contain NaN or inf")
-        actions = np.asarray(actions, dtype=np.float64)
-        if actions.reshape(-1).shape != (n,) or (actions.ndim == 2 and actions.shape != (n, 1)):
-            raise ValueError(f"actions must have shape ({n}, 1) to match {n} states, got {actions.shape}")
-        torque = self._clip_action(actions, n)
-        vectors = self.resolve_param_batch(params)
-        k = vectors.shape[0]
-        rows = np.repeat(states, k, axis=0)
-        torque_rows = np.repeat(torque, k)
-        vector_rows = np.tile(vectors, (n, 1))
-        theta, theta_dot, angle_reward = self._integrate(rows, torque_rows, vector_rows)
-        rewards = angle_reward - self.control_cost * torque_rows**2
-        final = np.stack((theta, theta_dot, rows[:, 2], rows[:, 3] + self.dt), axis=-1)
-        return NextStates(
-            observations=self._observation(theta, theta_dot).reshape(n, k, 2),
-            rewards=rewards.reshape(n, k),
-            terminated=np.zeros((n, k), dtype=bool),
-            states=final.reshape(n, k, self.state_size),
-        )
+    def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
+        """The rows of :meth:`sample_next_states`, vectorised; the held disturbance is part of each state."""
+        vector_rows = np.tile(vectors, (states.shape[0] // vectors.shape[0], 1))
+        theta, theta_dot, angle_reward = self._integrate(states, actions, vector_rows)
+        rewards = angle_reward - self.control_cost * actions**2
+        final = np.stack((theta, theta_dot, states[:, 2], states[:, 3] + self.dt), axis=-1)
+        return self._observation(theta, theta_dot), rewards, np.zeros(states.shape[0], dtype=bool), final

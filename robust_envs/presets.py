@@ -1,7 +1,9 @@
 """
 Named uncertainty sets and parameterisations from the seed papers, each citing its table.
 
-Preset names read ``paper/env/role``. Friction numbers in the papers are absolute coefficients of
+Preset names read ``paper/env/role``. The presets are data, keyed by env id: this module imports no env
+module (it needs neither MuJoCo nor dm_control), and the parameter names it uses are checked against the
+envs by the tests. Friction numbers in the papers are absolute coefficients of
 their simulators; ours is a factor on every geom's sliding friction (see ``friction`` in the env
 docstrings). They are converted by dividing by the floor's friction in Gymnasium's XML (Hopper 1.0,
 Walker2d 0.7, HalfCheetah 0.4): the floor then has the paper's coefficient, and every other geom keeps
@@ -10,7 +12,11 @@ its ratio to the floor.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
 
 from robust_envs.uncertainty import UncertaintySet
 
@@ -76,7 +82,7 @@ def _suite_presets() -> list[UncertaintySet]:
     return suite_presets()
 
 
-def _build_presets() -> dict[str, UncertaintySet]:
+def _build_presets() -> dict[str, tuple[UncertaintySet, ...]]:
     sets: list[UncertaintySet] = []
     sets += _jiang_locomotion("RobustWalker2d-v0", "walker2d", (0.2, 2.5), (0.05, 0.2))
     sets += _jiang_locomotion("RobustHopper-v0", "hopper", (0.5, 1.1), (0.2, 0.5))
@@ -167,27 +173,45 @@ def _build_presets() -> dict[str, UncertaintySet]:
     )
     # -- DeepMind Control Suite presets --
     sets += _suite_presets()
-    return {s.name: s for s in sets}
+    by_env: dict[str, tuple[UncertaintySet, ...]] = {}
+    for preset in sets:
+        by_env[preset.env_id] = (*by_env.get(preset.env_id, ()), preset)
+    return by_env
+
+
+def _wr2l_names(bodies: tuple[str, ...], joints: tuple[str, ...]) -> tuple[str, ...]:
+    """WR2L's full dynamics vector (appendix B): link densities, damping and armature of actuated joints, friction."""
+    return (
+        *(f"{b}_density" for b in bodies),
+        *(f"{j}_damping" for j in joints),
+        *(f"{j}_armature" for j in joints),
+        "friction",
+    )
+
+
+_HOPPER_LINKS = ("torso", "thigh", "leg", "foot")
+_WALKER_LINKS = ("torso", "thigh", "leg", "foot", "thigh_left", "leg_left", "foot_left")
+_CHEETAH_LINKS = ("torso", "bthigh", "bshin", "bfoot", "fthigh", "fshin", "ffoot")
+#: The names of the envs' parameters that WR2L's "full" parameterisation varies, in the envs' declared order.
+WR2L_FULL_NAMES: dict[str, tuple[str, ...]] = {
+    "RobustHopper-v0": _wr2l_names(_HOPPER_LINKS, _HOPPER_LINKS[1:]),
+    "RobustWalker2d-v0": _wr2l_names(_WALKER_LINKS, _WALKER_LINKS[1:]),
+    "RobustHalfCheetah-v0": _wr2l_names(_CHEETAH_LINKS, _CHEETAH_LINKS[1:]),
+}
 
 
 def _build_parameterisations() -> dict[str, Parameterisation]:
-    from robust_envs.half_cheetah import RobustHalfCheetahEnv
-    from robust_envs.hopper import RobustHopperEnv
-    from robust_envs.walker2d import RobustWalker2dEnv
-
     out = []
-    for env_cls, env_id, short in (
-        (RobustHopperEnv, "RobustHopper-v0", "hopper"),
-        (RobustWalker2dEnv, "RobustWalker2d-v0", "walker2d"),
-        (RobustHalfCheetahEnv, "RobustHalfCheetah-v0", "halfcheetah"),
+    for env_id, short in (
+        ("RobustHopper-v0", "hopper"),
+        ("RobustWalker2d-v0", "walker2d"),
+        ("RobustHalfCheetah-v0", "halfcheetah"),
     ):
-        # densities of every link, damping and armature of every actuated joint, friction (WR2L appendix B).
         # HalfCheetah: the text says "21 dimensions, with 7 representing densities", but its own recipe
         # (7 densities, 6 dampings, 6 armatures, friction) counts 20 and the appendix table lists none; the
         # 21st is not named anywhere, so the parameterisation is the 20 the recipe defines.
-        names = env_cls.param_space.names
         source = WR2L if short != "halfcheetah" else WR2L + " (20 of the text's 21 dimensions: the 21st is never named)"
-        out.append(Parameterisation(f"wr2l/{short}/full", env_id, names, source))
+        out.append(Parameterisation(f"wr2l/{short}/full", env_id, WR2L_FULL_NAMES[env_id], source))
     out.append(Parameterisation("wr2l/hopper/1d", "RobustHopper-v0", ("torso_density",), WR2L))
     out.append(Parameterisation("wr2l/hopper/2d", "RobustHopper-v0", ("torso_density", "friction"), WR2L))
     out.append(Parameterisation("wr2l/walker2d/1d", "RobustWalker2d-v0", ("torso_density",), WR2L))
@@ -197,15 +221,20 @@ def _build_parameterisations() -> dict[str, Parameterisation]:
     return {p.name: p for p in out}
 
 
-_PRESETS: dict[str, UncertaintySet] | None = None
+_PRESETS: dict[str, tuple[UncertaintySet, ...]] | None = None
 _PARAMETERISATIONS: dict[str, Parameterisation] | None = None
 
 
-def _presets() -> dict[str, UncertaintySet]:
+def presets_by_env() -> dict[str, tuple[UncertaintySet, ...]]:
+    """:return: every uncertainty-set preset, keyed by env id (a new dict; the sets are immutable)."""
     global _PRESETS
     if _PRESETS is None:
         _PRESETS = _build_presets()
-    return _PRESETS
+    return dict(_PRESETS)
+
+
+def _presets() -> dict[str, UncertaintySet]:
+    return {preset.name: preset for sets in presets_by_env().values() for preset in sets}
 
 
 def _parameterisations() -> dict[str, Parameterisation]:
@@ -215,31 +244,54 @@ def _parameterisations() -> dict[str, Parameterisation]:
     return _PARAMETERISATIONS
 
 
+def _check_env_id(env_id: Any) -> None:
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be None or an env id string such as 'RobustHopper-v0', got {env_id!r}")
+    if env_id not in gym.registry:
+        from robust_envs.registration import ENVS
+
+        robust = [entry.env_id for entry in ENVS]
+        close = difflib.get_close_matches(env_id, robust, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown env id {env_id!r}.{hint} Robust ids: {robust}")
+
+
+def _unknown_name(kind: str, name: Any, known: list[str]) -> Exception:
+    if not isinstance(name, str):
+        return TypeError(f"A {kind} name must be a string, got {name!r}. Available: {known}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"Unknown {kind} {name!r}.{hint} Available: {known}")
+
+
 def list_presets(env_id: str | None = None) -> list[str]:
     """
-    :param env_id: only the presets of this env (all when ``None``)
+    :param env_id: only the presets of this env (all when ``None``); an env without presets gives ``[]``
     :return: names of the uncertainty-set presets
+    :raises ValueError: an env id Gymnasium does not know
     """
-    return sorted(name for name, s in _presets().items() if env_id is None or s.env_id == env_id)
+    if env_id is None:
+        return sorted(_presets())
+    _check_env_id(env_id)
+    return sorted(preset.name for preset in presets_by_env().get(env_id, ()))
 
 
 def get_preset(name: str) -> UncertaintySet:
     """
     :param name: a preset name from :func:`list_presets`
     :return: the uncertainty set
+    :raises ValueError: an unknown name (with the closest match); ``TypeError`` for a non-string
     """
     presets = _presets()
-    if name not in presets:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(presets), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown preset {name!r}.{hint} Available: {sorted(presets)}")
+    if not isinstance(name, str) or name not in presets:
+        raise _unknown_name("preset", name, sorted(presets))
     return presets[name]
 
 
 def list_parameterisations(env_id: str | None = None) -> list[str]:
-    """:return: names of the parameterisation presets (WR2L's varied dimensions)."""
+    """:return: names of the parameterisation presets (WR2L's varied dimensions), of one env or all."""
+    if env_id is not None:
+        _check_env_id(env_id)
     return sorted(name for name, p in _parameterisations().items() if env_id is None or p.env_id == env_id)
 
 
@@ -249,6 +301,6 @@ def get_parameterisation(name: str) -> Parameterisation:
     :return: the parameterisation
     """
     table = _parameterisations()
-    if name not in table:
-        raise ValueError(f"Unknown parameterisation {name!r}. Available: {sorted(table)}")
+    if not isinstance(name, str) or name not in table:
+        raise _unknown_name("parameterisation", name, sorted(table))
     return table[name]

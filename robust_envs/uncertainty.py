@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 
 from robust_envs.params import ParamSpace, ValidatedParams
 
 Distribution = Literal["uniform", "log-uniform"]
+
+
+def _check_env_id(env_id: Any) -> None:
+    """:raises ValueError: an id Gymnasium does not know (robust ids register on ``import robust_envs``)."""
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a registered env id (a string such as 'RobustHopper-v0'), got {env_id!r}")
+    if env_id not in gym.registry:
+        from robust_envs.registration import ENVS
+
+        robust = [entry.env_id for entry in ENVS]
+        close = difflib.get_close_matches(env_id, robust + list(gym.registry), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown env id {env_id!r} for an UncertaintySet.{hint} Robust ids: {robust} "
+            "(any id registered with Gymnasium is accepted)"
+        )
+
+
+def _number(value: Any, what: str) -> float:
+    """:return: ``value`` as a finite float; :raises TypeError: not a number; :raises ValueError: NaN or inf."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {number}")
+    return number
+
+
+def _setting(member: Any, what: str) -> dict[str, float]:
+    """:return: a partial parameter mapping ``{name: finite float}``, checked."""
+    if not isinstance(member, Mapping):
+        raise TypeError(
+            f"{what} must be a mapping of parameter names to numbers such as {{'friction': 0.5}}, "
+            f"got {member!r} ({type(member).__name__})"
+        )
+    out = {}
+    for key, value in member.items():
+        if not isinstance(key, str):
+            raise TypeError(f"Parameter names in {what} must be strings, got {key!r} ({type(key).__name__})")
+        out[key] = _number(value, f"{what}[{key!r}]")
+    return out
 
 
 def _uniform_index(rng: np.random.Generator, n: int) -> int:
@@ -53,23 +96,37 @@ class UncertaintySet:
     source: str = ""
 
     def __post_init__(self) -> None:
+        _check_env_id(self.env_id)
+        for name in ("name", "source"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"UncertaintySet {name} must be a string, got {getattr(self, name)!r}")
+        if isinstance(self.members, Mapping | str) or not isinstance(self.members, Sequence):
+            raise TypeError(
+                f"members must be a sequence of parameter mappings such as [{{'friction': 0.5}}], got {self.members!r}"
+            )
+        for end in ("low", "high"):
+            if not isinstance(getattr(self, end), Mapping):
+                raise TypeError(f"Box end {end} must be a mapping of parameter names to numbers, got {getattr(self, end)!r}")
         if bool(self.members) == bool(self.low or self.high):
             raise ValueError("An UncertaintySet is either finite (members) or a box (low and high), not both and not neither")
         if self.members:
-            object.__setattr__(self, "members", tuple({str(k): float(v) for k, v in m.items()} for m in self.members))
+            members = tuple(_setting(m, f"member {i}") for i, m in enumerate(self.members))
+            object.__setattr__(self, "members", members)
             return
+        object.__setattr__(self, "members", ())
+        if self.distribution not in ("uniform", "log-uniform"):
+            raise ValueError(f"Unknown distribution {self.distribution!r}; allowed: 'uniform', 'log-uniform'")
         if set(self.low) != set(self.high):
             raise ValueError(f"Box ends name different parameters: low has {sorted(self.low)}, high has {sorted(self.high)}")
-        for key in self.low:
-            lo, hi = float(self.low[key]), float(self.high[key])
-            if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        low, high = _setting(self.low, "low"), _setting(self.high, "high")
+        for key in low:
+            lo, hi = low[key], high[key]
+            if lo > hi:
                 raise ValueError(f"Box range of {key!r} must be finite with low <= high, got [{lo}, {hi}]")
             if self.distribution == "log-uniform" and lo <= 0:
                 raise ValueError(f"A log-uniform box needs positive ranges; {key!r} has low={lo}")
-        if self.distribution not in ("uniform", "log-uniform"):
-            raise ValueError(f"Unknown distribution {self.distribution!r}; allowed: 'uniform', 'log-uniform'")
-        object.__setattr__(self, "low", {str(k): float(v) for k, v in self.low.items()})
-        object.__setattr__(self, "high", {str(k): float(self.high[k]) for k in self.low})
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", {k: high[k] for k in low})
 
     # ---- constructors --------------------------------------------------------------------------
     @classmethod
@@ -81,6 +138,8 @@ class UncertaintySet:
         :param source: where the numbers come from
         :return: a finite set
         """
+        if isinstance(members, Mapping | str) or not isinstance(members, Sequence):
+            raise TypeError(f"members must be a sequence of parameter mappings such as [{{'friction': 0.5}}], got {members!r}")
         if not members:
             raise ValueError("A finite UncertaintySet needs at least one member")
         return cls(env_id=env_id, members=tuple(members), name=name, source=source)
@@ -102,8 +161,18 @@ class UncertaintySet:
         :param source: where the numbers come from
         :return: a box set
         """
+        if not isinstance(ranges, Mapping):
+            raise TypeError(f"ranges must be a mapping {{name: (low, high)}}, got {ranges!r} ({type(ranges).__name__})")
         if not ranges:
             raise ValueError("A box UncertaintySet needs at least one parameter range")
+        for key, pair in ranges.items():
+            if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Sequence | np.ndarray):
+                raise TypeError(
+                    f"The range of {key!r} must be a (low, high) pair, got {pair!r}; "
+                    f"for a fixed value write ({pair!r}, {pair!r}) or leave the parameter out"
+                )
+            if len(pair) != 2:
+                raise ValueError(f"The range of {key!r} must be a (low, high) pair, got {len(pair)} values: {pair!r}")
         low = {k: v[0] for k, v in ranges.items()}
         high = {k: v[1] for k, v in ranges.items()}
         return cls(env_id=env_id, low=low, high=high, distribution=distribution, name=name, source=source)
@@ -144,9 +213,11 @@ class UncertaintySet:
         """
         Draw one setting: a uniformly chosen member of a finite set, or a point of the box.
 
-        :param rng: the random generator (an env's ``np_random``)
+        :param rng: the random generator (an env's ``np_random``, ``np.random.default_rng(seed)``)
         :return: a partial parameter mapping
+        :raises TypeError: ``rng`` is not a ``numpy.random.Generator``
         """
+        _check_rng(rng)
         if self.members:
             return dict(self.members[_uniform_index(rng, len(self.members))])
         out = {}
@@ -218,6 +289,9 @@ class UncertaintySet:
 
     def sample_many(self, rng: np.random.Generator, n: int) -> list[dict[str, float]]:
         """:return: ``n`` settings drawn with :meth:`sample`."""
+        _check_rng(rng)
+        if isinstance(n, bool | np.bool_) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"n must be a whole number >= 0, got {n!r}")
         return [self.sample(rng) for _ in range(n)]
 
     def grid(self, points: int | Mapping[str, int] = 5) -> list[dict[str, float]]:
@@ -228,13 +302,12 @@ class UncertaintySet:
             is a single value gets one point); a finite set returns its members, whatever ``points`` says
         :return: partial parameter mappings, the last name varying fastest
         """
+        counts = self._grid_counts(points)
         if self.members:
             return [dict(m) for m in self.members]
         axes = []
         for key in self.low:
-            count = points[key] if isinstance(points, Mapping) else points
-            if count < 1:
-                raise ValueError(f"A grid needs at least one point per dimension, got {count} for {key!r}")
+            count = counts[key]
             lo, hi = self.low[key], self.high[key]
             if count == 1 or lo == hi:  # a fixed value (a range of one value) is one point, not `count` copies
                 values = np.array([(lo + hi) / 2.0])
@@ -245,6 +318,29 @@ class UncertaintySet:
             axes.append([float(v) for v in values])
         keys = list(self.low)
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+
+    def _grid_counts(self, points: Any) -> dict[str, int]:
+        """:return: points per varied name, checked (whole numbers >= 1, known names, every name counted)."""
+
+        def count(value: Any, key: str) -> int:
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+                raise TypeError(
+                    f"A grid's points must be whole numbers >= 1, got {value!r} ({type(value).__name__}) for {key!r}"
+                )
+            if value < 1:
+                raise ValueError(f"A grid needs at least one point per dimension, got {value} for {key!r}")
+            return int(value)
+
+        names = self.names
+        if not isinstance(points, Mapping):
+            return {key: count(points, key) for key in names}
+        unknown = [key for key in points if key not in names]
+        if unknown and not self.members:
+            raise ValueError(f"grid points name {unknown}, which the set does not vary; its names: {list(names)}")
+        missing = [key for key in names if key not in points]
+        if missing and not self.members:
+            raise ValueError(f"grid points give no count for {missing}; give one per name of {list(names)}, or one number")
+        return {key: count(value, key) for key, value in points.items()}
 
     # ---- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -261,12 +357,23 @@ class UncertaintySet:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UncertaintySet:
-        """:return: the set :meth:`to_dict` described."""
+        """
+        :param data: what :meth:`to_dict` returned (``env_id`` and either ``members`` or ``low`` and ``high``)
+        :return: the set it describes
+        :raises ValueError: no ``env_id``, or keys :meth:`to_dict` never writes
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"UncertaintySet.from_dict takes a mapping (what to_dict() returns), got {data!r}")
+        allowed = [f.name for f in fields(cls)]
+        unknown = [key for key in data if key not in allowed]
+        if unknown or "env_id" not in data:
+            problem = f"unknown keys {unknown}" if unknown else "no 'env_id'"
+            raise ValueError(f"UncertaintySet.from_dict({data!r}): {problem}; keys: {allowed} (env_id required)")
         return cls(
             env_id=data["env_id"],
-            members=tuple(data.get("members", ())),
-            low=dict(data.get("low", {})),
-            high=dict(data.get("high", {})),
+            members=data.get("members", ()),
+            low=data.get("low", {}),
+            high=data.get("high", {}),
             distribution=data.get("distribution", "uniform"),
             name=data.get("name", ""),
             source=data.get("source", ""),
@@ -283,3 +390,10 @@ class UncertaintySet:
             return f"{len(self.members)} models: {body}"
         body = ", ".join(f"{k} in [{self.low[k]:g}, {self.high[k]:g}]" for k in self.low)
         return f"{self.distribution} box: {body}"
+
+
+def _check_rng(rng: Any) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed), or an env's np_random), got {rng!r}"
+        )

@@ -2,21 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from robust_envs.core import PerturbableEnv
 from robust_envs.uncertainty import UncertaintySet
 
+#: The ``info`` keys :class:`PerturbedTransitions` writes at every step (one definition for every consumer).
+PERTURBED_NEXT_OBS = "perturbed_next_obs"
+PERTURBED_REWARDS = "perturbed_rewards"
+PERTURBED_TERMINATED = "perturbed_terminated"
+PERTURBED_INFO_KEYS = (PERTURBED_NEXT_OBS, PERTURBED_REWARDS, PERTURBED_TERMINATED)
 
-def _perturbable(env: gym.Env, wrapper: str) -> Any:
+
+def _perturbable(env: gym.Env, wrapper: str) -> PerturbableEnv:
+    if not isinstance(env, gym.Env):
+        raise TypeError(f"{wrapper} wraps a Gymnasium env, got {env!r} ({type(env).__name__})")
     base = env.unwrapped
-    if not hasattr(base, "param_space"):
-        raise ValueError(f"{wrapper} needs a perturbable robust_envs env (one with a param_space), got {type(base).__name__}")
+    if not isinstance(base, PerturbableEnv):
+        raise ValueError(
+            f"{wrapper} needs a perturbable robust_envs env (a PerturbableEnv, with a param_space), got {type(base).__name__}"
+        )
     return base
+
+
+def _as_uncertainty_set(value: Any, wrapper: str) -> UncertaintySet:
+    """:return: an :class:`UncertaintySet` from one, its :meth:`~UncertaintySet.to_dict` (EnvSpec JSON) or a preset name."""
+    if isinstance(value, UncertaintySet):
+        return value
+    if isinstance(value, Mapping):
+        return UncertaintySet.from_dict(value)
+    if isinstance(value, str):
+        from robust_envs.presets import get_preset
+
+        return get_preset(value)
+    raise TypeError(
+        f"{wrapper} takes an UncertaintySet (or its to_dict(), or a preset name), got {value!r} ({type(value).__name__})"
+    )
+
+
+def _json_models(models: Any) -> Any:
+    """:return: ``models`` in a JSON-serialisable form that :class:`PerturbedTransitions` accepts again (EnvSpec JSON)."""
+    if isinstance(models, UncertaintySet):
+        return models.to_dict()
+    if isinstance(models, np.ndarray):
+        return models.tolist()
+    if isinstance(models, Mapping):
+        return {str(k): float(v) for k, v in models.items()}
+    if isinstance(models, list | tuple):
+        return [_json_models(m) for m in models]
+    vector = getattr(models, "vector", None)  # ValidatedParams
+    if vector is not None:
+        return vector.tolist()
+    return float(models)
 
 
 class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -28,30 +70,52 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
     draws come from the wrapper's generator, seeded from the ``seed`` given to ``reset`` through its own
     ``SeedSequence`` branch: reproducible, and independent of the env's reset noise.
 
+    The set must be one of this env's (its ``env_id``); a set of another env is refused. The wrapper records the
+    set as its :meth:`~robust_envs.uncertainty.UncertaintySet.to_dict`, so the wrapped env's ``spec.to_json()``
+    and ``gym.make(spec)`` round-trip.
+
     :param env: a robust env
-    :param uncertainty_set: where parameters are drawn from (a finite set: one member uniformly; a box: a point)
+    :param uncertainty_set: where parameters are drawn from (a finite set: one member uniformly; a box: a point),
+        as an :class:`UncertaintySet`, its ``to_dict()`` or a preset name
     """
 
-    def __init__(self, env: gym.Env, uncertainty_set: UncertaintySet) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set)
-        super().__init__(env)
+    def __init__(self, env: gym.Env, uncertainty_set: UncertaintySet | Mapping[str, Any] | str) -> None:
         base = _perturbable(env, "DomainRandomization")
-        if not isinstance(uncertainty_set, UncertaintySet):
-            raise TypeError(f"uncertainty_set must be an UncertaintySet, got {type(uncertainty_set).__name__}")
-        self._draw = uncertainty_set.vector_sampler(base.param_space)  # validates the set against the env
+        uncertainty_set = _as_uncertainty_set(uncertainty_set, "DomainRandomization")
+        base.check_uncertainty_set(uncertainty_set, "DomainRandomization's")
+        draw = uncertainty_set.vector_sampler(base.param_space)  # validates the set against the env
+        # the set as a dict, so that the wrapped env's EnvSpec (spec.to_json, gym.make(spec)) re-creates it
+        gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set.to_dict())
+        super().__init__(env)
+        self._draw = draw
         self._base = base
         self.uncertainty_set = uncertainty_set
         self._rng = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset with parameters drawn from the set; an explicit ``options["params"]`` is refused (it would be overridden)."""
+        """
+        Reset with parameters drawn from the set (on top of the env's persistent :attr:`~PerturbableEnv.base_params`).
+
+        An explicit ``options["params"]`` is refused (it would be overridden). A refused reset draws nothing: the
+        wrapper's generator is as it was.
+        """
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")
         if options and "params" in options:
             raise ValueError("DomainRandomization draws the params itself; do not pass options['params'] (unwrap to set them)")
+        previous = self._rng
+        # only other options can make the env refuse the reset; without them (auto-resets) nothing is saved
+        saved = previous.bit_generator.state if options and seed is None else None
         if seed is not None:
             self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-        # the drawn setting on top of the env's persistent parameters, as a partial mapping would be
-        params = self._draw(self._rng, self._base._params)
-        return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
+        try:
+            params = self._draw(self._rng, self._base.base_params)
+            return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
+        except BaseException:
+            if saved is not None:
+                previous.bit_generator.state = saved
+            self._rng = previous
+            raise
 
 
 class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -63,27 +127,47 @@ class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     with ``sample_next_states`` from the state before the step, so they are right at terminal steps too
     (before any auto-reset replaces the observation).
 
-    :param env: a robust env with ``sample_next_states``
-    :param models: the K parameter settings (an :class:`UncertaintySet` with members, or a sequence of mappings)
+    The K models are resolved as :meth:`~robust_envs.core.PerturbableEnv.resolve_param_batch` resolves them:
+    partial mappings are completed against the env's persistent parameters, so ``{}`` (or ``{"friction": 1.0}``
+    on an env made with ``friction=1.0``) is the env's own model and its entry equals the real transition.
+
+    :param env: a robust env
+    :param models: the K parameter settings (an :class:`UncertaintySet` of this env with members, or a non-empty
+        sequence of mappings or vectors)
     """
 
-    def __init__(self, env: gym.Env, models: UncertaintySet | Sequence[Any]) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, models=models)
-        super().__init__(env)
+    def __init__(self, env: gym.Env, models: UncertaintySet | Sequence[Any] | Mapping[str, Any]) -> None:
         base = _perturbable(env, "PerturbedTransitions")
-        if not hasattr(base, "sample_next_states"):
-            raise ValueError(f"{type(base).__name__} has no sample_next_states")
-        self.param_batch = base.resolve_param_batch(models)
-        self.n_models = self.param_batch.shape[0]
+        if isinstance(models, Mapping) and "env_id" in models:  # an UncertaintySet's to_dict(), from an EnvSpec
+            models = UncertaintySet.from_dict(models)
+        batch = base.resolve_param_batch(models)  # validates the models (and a set's env id) against the env
+        gym.utils.RecordConstructorArgs.__init__(self, models=_json_models(models))
+        super().__init__(env)
+        self._base = base
+        self.models = models
+        self._batch_of = base.base_params.tobytes()
+        self._param_batch = batch
+        self.n_models = batch.shape[0]
+
+    @property
+    def param_batch(self) -> np.ndarray:
+        """
+        The K models as a (K, n_params) array: partial mappings completed against the env's persistent
+        parameters as they are now (re-resolved after a ``set_params``).
+        """
+        key = self._base.base_params.tobytes()
+        if key != self._batch_of:
+            self._param_batch = self._base.resolve_param_batch(self.models)
+            self._batch_of = key
+        return self._param_batch
 
     def step(self, action):
         """Step, and add the K models' next observations, rewards and terminations to ``info``."""
-        base = self.env.unwrapped
-        sampled = base.sample_next_states(None, np.asarray(action)[None], self.param_batch)
+        sampled = self._base.sample_next_states(None, np.asarray(action)[None], self.param_batch)
         observation, reward, terminated, truncated, info = self.env.step(action)
-        info["perturbed_next_obs"] = sampled.observations[0]
-        info["perturbed_rewards"] = sampled.rewards[0]
-        info["perturbed_terminated"] = sampled.terminated[0]
+        info[PERTURBED_NEXT_OBS] = sampled.observations[0]
+        info[PERTURBED_REWARDS] = sampled.rewards[0]
+        info[PERTURBED_TERMINATED] = sampled.terminated[0]
         return observation, reward, terminated, truncated, info
 
 
@@ -98,24 +182,30 @@ class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
     :class:`DisturberEnv` (training the adversary with any SB3 algorithm).
 
     :param env: a robust MuJoCo env
-    :param bodies: names of the bodies pushed
+    :param bodies: names of the bodies pushed (one name may be given as a plain string)
     :param max_force: the bound of each force component (N)
     """
 
-    def __init__(self, env: gym.Env, bodies: Sequence[str], max_force: float) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, bodies=bodies, max_force=max_force)
-        super().__init__(env)
-        base = _perturbable(env, "ForceDisturbance")
+    def __init__(self, env: gym.Env, bodies: Sequence[str] | str, max_force: float) -> None:
+        base: Any = _perturbable(env, "ForceDisturbance")
         if not hasattr(base, "model"):
             raise ValueError(f"ForceDisturbance needs a MuJoCo env, got {type(base).__name__}")
-        if not bodies:
-            raise ValueError("ForceDisturbance needs at least one body name")
         names = [base.model.body(i).name for i in range(base.model.nbody)]
+        if isinstance(bodies, str):
+            bodies = (bodies,)
+        if not isinstance(bodies, Sequence) or not all(isinstance(b, str) for b in bodies):
+            raise TypeError(f"bodies must be body names (strings), got {bodies!r}; valid: {names[1:]}")
+        if not bodies:
+            raise ValueError(f"ForceDisturbance needs at least one body name; valid: {names[1:]}")
         unknown = [b for b in bodies if b not in names]
         if unknown:
             raise ValueError(f"Unknown bodies {unknown} for {type(base).__name__}; valid: {names[1:]}")
+        if isinstance(max_force, bool | np.bool_) or not isinstance(max_force, int | float | np.integer | np.floating):
+            raise TypeError(f"max_force must be a number of newtons > 0, got {max_force!r} ({type(max_force).__name__})")
         if not (np.isfinite(max_force) and max_force > 0):
             raise ValueError(f"max_force must be positive and finite, got {max_force}")
+        gym.utils.RecordConstructorArgs.__init__(self, bodies=list(bodies), max_force=float(max_force))
+        super().__init__(env)
         self.bodies = tuple(bodies)
         self.max_force = float(max_force)
         self.disturbance_space = spaces.Box(-self.max_force, self.max_force, shape=(2 * len(self.bodies),), dtype=np.float32)

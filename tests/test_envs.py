@@ -123,3 +123,31 @@ def test_observations_do_not_share_memory_and_vary(env_id):
     assert not np.shares_memory(first, second)
     other, _ = env.reset(seed=1)
     assert not np.array_equal(first, other), "the initial state is randomised"
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("env_id", ROBUST_IDS)
+def test_copies_continue_the_episode_exactly(env_id, how):
+    # Gymnasium's own MuJoCo envs restart from their constructor arguments when copied; ours continue mid-episode
+    import copy as copying
+
+    env = gym.make(env_id)
+    base = env.unwrapped
+    spec = base.param_space.specs[-1]
+    base.set_params({spec.name: spec.nominal * 1.1 if spec.nominal else spec.high * 1e-3})
+    env.reset(seed=3, options={"params": perturbed(env_id, 1.05)})
+    env.action_space.seed(0)
+    for _ in range(4):
+        env.step(env.action_space.sample())
+    twin = copying.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+    assert np.array_equal(twin.unwrapped.get_state(), base.get_state())
+    assert np.array_equal(twin.unwrapped.base_params, base.base_params) and twin.unwrapped.params == base.params
+    assert twin.spec == env.spec
+    for _ in range(6):
+        action = env.action_space.sample()
+        assert data_equivalence(env.step(action), twin.step(action))
+    # the next episode: same seeded stream (no seed given) and the persistent parameters of set_params
+    first, info = env.reset()
+    first_twin, info_twin = twin.reset()
+    assert data_equivalence(first, first_twin) and info["params"] == info_twin["params"]
+    assert info["params"][spec.name] == base.base_params[-1]

@@ -174,3 +174,21 @@ def test_assignment_writes_groups_into_every_member():
     names = [space.names[i] for i in positions]
     assert set(names) == {n for n in space.names if n.endswith("_density")} | {"friction"}
     assert dict(zip(names, values.tolist(), strict=True))["friction"] == 0.7
+
+
+def test_partial_mappings_complete_against_the_persistent_params_on_every_path():
+    env = gym.make("RobustHopper-v0", params={"torso_density": 3000.0}).unwrapped
+    np.testing.assert_array_equal(env.base_params, SPACE.resolve({"torso_density": 3000.0}))
+    env.set_params({"friction": 0.5})  # keeps torso_density
+    assert env.base_params[SPACE.index("torso_density")] == 3000.0 and env.base_params[SPACE.index("friction")] == 0.5
+    _, info = env.reset(seed=0, options={"params": {"leg_density": 900.0}})
+    assert info["params"]["torso_density"] == 3000.0 and info["params"]["friction"] == 0.5
+    assert info["params"]["leg_density"] == 900.0
+    batch = env.resolve_param_batch([{"foot_density": 800.0}])
+    assert batch[0, SPACE.index("torso_density")] == 3000.0 and batch[0, SPACE.index("foot_density")] == 800.0
+    np.testing.assert_array_equal(env.resolve_param_batch(None)[0], env.param_vector)
+    env.set_params(None)  # back to nominal
+    np.testing.assert_array_equal(env.base_params, SPACE.nominal)
+    base = env.base_params
+    base[0] = -1.0  # a copy: the env is unaffected
+    assert env.base_params[0] == SPACE.nominal[0]

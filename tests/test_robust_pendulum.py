@@ -277,3 +277,14 @@ def test_bad_step_state_and_sample_inputs():
         env.sample_next_states(np.zeros((2, 4)), np.zeros((3, 1)))
     with pytest.raises(ValueError, match="Unknown reset option"):
         env.reset(options={"state": [0, 0]})
+
+
+@pytest.mark.sb3
+def test_make_vec_env_works_and_renders():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    vec_env = make_vec_env("RobustPendulum-v0", n_envs=2, seed=0)  # SB3 asks for render_mode="rgb_array"
+    vec_env.reset()
+    vec_env.step(np.zeros((2, 1), dtype=np.float32))
+    image = vec_env.env_method("render", indices=0)[0]
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8 and (image != 255).any()

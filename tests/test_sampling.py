@@ -117,3 +117,44 @@ def test_sampling_input_errors():
         env.sample_next_states(np.zeros((1, 4)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match="Unknown parameter"):
         env.sample_next_states(state[None], np.zeros((1, 3)), [{"mass": 1.0}])
+
+
+def test_partial_models_complete_against_the_env_params_not_nominal():
+    # the trap: a model that only restates one of the env's own values is the env's own model, bit for bit
+    import gymnasium as gym
+
+    from robust_envs.wrappers import PerturbedTransitions
+
+    env = PerturbedTransitions(gym.make("RobustHopper-v0", params={"torso_density": 3000.0}), [{"friction": 1.0}, {}])
+    env.reset(seed=0)
+    for _ in range(20):
+        observation, reward, terminated, _, info = env.step(np.full(3, 0.3, dtype=np.float32))
+        assert np.array_equal(info["perturbed_next_obs"][0], observation)
+        assert np.array_equal(info["perturbed_next_obs"][1], observation)
+        assert info["perturbed_rewards"][0] == reward and info["perturbed_terminated"][0] == terminated
+    # set_params moves the persistent parameters: the partial models follow them
+    env.unwrapped.set_params({"torso_density": 1500.0})
+    observation, _ = env.reset(seed=1)
+    _, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
+    assert env.get_wrapper_attr("param_batch")[0, 0] == 1500.0
+    assert np.array_equal(info["perturbed_next_obs"][0], info["perturbed_next_obs"][1])
+
+
+def test_nan_states_and_actions_are_refused_by_the_mujoco_family_too():
+    env = make_unwrapped("RobustHopper-v0")
+    env.reset(seed=0)
+    state = env.get_state()
+    before = state.copy()
+    with pytest.raises(ValueError, match=r"actions contain NaN or inf: nan at \(0, 1\)"):
+        env.sample_next_states(state[None], np.array([[0.0, np.nan, 0.0]]))
+    bad = state.copy()
+    bad[2] = np.inf
+    with pytest.raises(ValueError, match=r"states contain NaN or inf: inf at \(0, 2\)"):
+        env.sample_next_states(bad[None], np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="Action must be finite"):
+        env.step(np.array([np.nan, 0.0, 0.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="K = 0"):
+        env.sample_next_states(state[None], np.zeros((1, 3)), [])
+    assert np.array_equal(env.get_state(), before)
+    empty = env.sample_next_states(np.zeros((0, env.state_size)), np.zeros((0, 3)), [{}, {"friction": 0.5}])
+    assert empty.observations.shape == (0, 2, 11) and empty.states.shape == (0, 2, env.state_size)

@@ -148,3 +148,26 @@ def test_grid_has_one_point_on_a_fixed_dimension():
     grid = box.grid(4)
     assert len(grid) == 4
     assert {cell["force_mag"] for cell in grid} == {10.0}
+
+
+def test_presets_are_data_that_import_no_env_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from robust_envs.presets import list_presets, get_parameterisation, presets_by_env; "
+        "assert list_presets() and presets_by_env()['RobustHopper-v0']; get_parameterisation('wr2l/hopper/full'); "
+        "loaded = [m for m in sys.modules if m.startswith(('mujoco', 'dm_control', 'robust_envs.hopper', "
+        "'robust_envs.suite.cartpole', 'robust_envs.mujoco_env'))]; assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_preset_tables_name_the_envs_parameters():
+    from robust_envs.presets import WR2L_FULL_NAMES, presets_by_env
+
+    for env_id, names in WR2L_FULL_NAMES.items():
+        assert names == robust_envs.env_class(env_id).param_space.names
+    for env_id, sets in presets_by_env().items():
+        assert all(s.env_id == env_id for s in sets) and list_presets(env_id) == sorted(s.name for s in sets)
+    assert list_presets("RobustPendulum-v0") == []

@@ -36,8 +36,10 @@ def test_domain_randomization_over_a_finite_set():
 
 
 def test_domain_randomization_rejects_bad_sets_and_options():
-    with pytest.raises(ValueError, match="Unknown parameter 'pole_length'"):
+    with pytest.raises(ValueError, match="is for 'RobustInvertedPendulum-v0', not for 'RobustHopper-v0'"):
         DomainRandomization(gym.make("RobustHopper-v0"), get_preset("jiang2021/invertedpendulum/train"))
+    with pytest.raises(ValueError, match="Unknown parameter 'pole_length'"):
+        DomainRandomization(gym.make("RobustHopper-v0"), UncertaintySet.box("RobustHopper-v0", {"pole_length": (0.5, 1.0)}))
     env = DomainRandomization(gym.make("RobustHopper-v0"), get_preset("jiang2021/hopper/train"))
     with pytest.raises(ValueError, match="draws the params itself"):
         env.reset(options={"params": {}})
@@ -140,3 +142,47 @@ def test_wrappers_pass_gymnasium_check_env():
     disturbed = ForceDisturbance(gym.make("RobustHopper-v0"), ["torso"], max_force=10.0)
     check_env(disturbed, skip_render_check=True)
     check_env(DisturberEnv(disturbed, _zero_disturbance), skip_render_check=True)
+
+
+def test_domain_randomization_spec_round_trips_through_json():
+    from gymnasium.envs.registration import EnvSpec
+
+    env = DomainRandomization(gym.make("RobustHopper-v0"), get_preset("jiang2021/hopper/train"))
+    remade = gym.make(EnvSpec.from_json(env.spec.to_json()))
+    assert isinstance(remade, DomainRandomization) and remade.uncertainty_set == env.uncertainty_set
+    assert [remade.reset(seed=s)[1]["params"] for s in range(3)] == [env.reset(seed=s)[1]["params"] for s in range(3)]
+    by_name = DomainRandomization(gym.make("RobustHopper-v0"), "jiang2021/hopper/train")
+    assert by_name.uncertainty_set == env.uncertainty_set
+
+
+def test_perturbed_transitions_spec_round_trips_through_json():
+    from gymnasium.envs.registration import EnvSpec
+
+    members = UncertaintySet.finite("RobustHopper-v0", [{}, {"friction": 0.5}])
+    for models in (members, [{"friction": 0.5}, np.array(get_preset_vector())]):
+        env = PerturbedTransitions(gym.make("RobustHopper-v0"), models)
+        remade = gym.make(EnvSpec.from_json(env.spec.to_json()))
+        np.testing.assert_array_equal(remade.get_wrapper_attr("param_batch"), env.get_wrapper_attr("param_batch"))
+
+
+def get_preset_vector():
+    import robust_envs
+
+    return robust_envs.env_class("RobustHopper-v0").param_space.nominal
+
+
+def test_force_disturbance_takes_one_body_name_as_a_string():
+    env = ForceDisturbance(gym.make("RobustHopper-v0"), "torso", max_force=5)
+    assert env.bodies == ("torso",) and env.disturbance_space.shape == (2,) and env.max_force == 5.0
+    env.reset(seed=0)
+    env.set_disturbance(np.array([5.0, 0.0]))
+    _, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
+    assert np.array_equal(info["disturbance"], [5.0, 0.0])
+
+
+def test_wrappers_refuse_sets_of_other_envs():
+    with pytest.raises(ValueError, match="is for 'RobustWalker2d-v0', not for 'RobustHopper-v0'"):
+        DomainRandomization(gym.make("RobustHopper-v0"), get_preset("jiang2021/walker2d/train"))
+    walker_set = UncertaintySet.finite("RobustWalker2d-v0", [{"friction": 0.5}])
+    with pytest.raises(ValueError, match="is for 'RobustWalker2d-v0'"):
+        PerturbedTransitions(gym.make("RobustHopper-v0"), walker_set)

@@ -19,7 +19,7 @@ from dm_control.suite import base as suite_base
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
-from robust_envs.core import NextStates, PerturbableEnv
+from robust_envs.core import PerturbableEnv, check_action
 from robust_envs.mujoco_env import STATE_SPEC
 from robust_envs.params import ParamsLike, ParamSpace, ParamSpec, joint_specs
 from robust_envs.suite.geometry import SuiteModelBuilder
@@ -70,6 +70,8 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
       density (``keep_mass=False``, default), or stay at their nominal values with the inertia of the new
       shape (``keep_mass=True``); explicit MJCF masses stay fixed either way.
     - :meth:`get_state` / :meth:`set_state` and :meth:`sample_next_states` work on the full MuJoCo state.
+    - ``copy.deepcopy`` and pickling continue the running episode exactly (physics, parameters, the task's
+      ``RandomState``), where a dm_control env cannot be copied at all.
 
     Subclasses set :attr:`param_space`, :attr:`domain`, :attr:`task_name`, :attr:`xml_file`,
     :attr:`physics_class`, :attr:`control_timestep` and :meth:`make_task`.
@@ -230,25 +232,16 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
             self._task.initialize_episode(physics)  # type: ignore[union-attr]
         return flatten_observation(self._task.get_observation(physics)), {"params": self.params}  # type: ignore[union-attr]
 
-    def _check_action(self, action: Any) -> np.ndarray:
-        action = np.asarray(action)
-        if action.shape != self._action_shape:
-            raise ValueError(f"Action must have shape {self._action_shape}, got {action.shape}")
-        # a sum is finite exactly when every entry is, unless it overflows (|a| near 1e308): the exact test runs
-        # only then; a Python sum of the few entries costs a quarter of any numpy call on them
-        if not math.isfinite(sum(action.tolist())) and not np.isfinite(action).all():
-            raise ValueError(f"Action must be finite, got {action}")
-        return action
-
     def step(self, action):  # type: ignore[override]
         """
         One agent step: the task sets the controls, the physics runs the suite's action repeat.
 
         :param action: shape ``action_space.shape``; MuJoCo clamps it to the actuators' control range
+        :raises ValueError: wrong shape, not numbers, NaN or inf (the episode is unchanged)
         :return: observation, reward, terminated (dm_env discount 0), truncated (episode end with a
             non-zero discount), info with ``params``
         """
-        action = self._check_action(action)
+        action = check_action(action, self._action_shape, self)
         task, physics = self._task, self._physics
         if task is None:
             raise gym.error.ResetNeeded("Call reset() before step()")
@@ -283,73 +276,51 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         """
         return self._physics.get_state(sig=STATE_SPEC)
 
-    def set_state(self, state: np.ndarray) -> None:
-        """
-        Restore a state of :meth:`get_state` into the running episode's physics.
-
-        :param state: a full state vector
-        :raises ValueError: wrong shape, NaN or inf
-        """
-        state = np.asarray(state, dtype=np.float64)
-        if state.shape != (self.state_size,):
-            raise ValueError(
-                f"State of shape {state.shape} does not fit {type(self).__name__}: expected ({self.state_size},) "
-                "as get_state() returns"
-            )
-        if not np.all(np.isfinite(state)):
-            raise ValueError(f"State contains NaN or inf: {state}")
+    def _restore_state(self, state: np.ndarray) -> None:
         _restore(self._physics, state)
 
+    def _restore_episode_params(self, vector: np.ndarray) -> None:
+        """Install the ``Physics`` of a running episode's parameters (copies and unpickling)."""
+        self._physics = self._physics_for(vector, self._live_pool)
+        self._begin_episode(vector)
+
+    def _extra_snapshot(self) -> Any:
+        # the task's generator: unseeded resets continue its stream
+        return None if self._task is None else self._task.random.get_state()
+
+    def _restore_extra(self, extra: Any) -> None:
+        if extra is not None:
+            random = np.random.RandomState()
+            random.set_state(extra)
+            self._task = self.make_task(random)
+
     # ---- next-state sampling ----------------------------------------------------------------------
-    def sample_next_states(self, states: np.ndarray | None, actions: np.ndarray, params: Any = None) -> NextStates:
+    def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
         """
-        One env step from each of N states under each of K parameter vectors, without touching the episode.
-
-        Each row restores its state into a private dm_control ``Physics`` of its parameter setting and runs
-        the same task code as :meth:`step` (observations such as the hopper's touch sensors read the last
-        substep's forward pass, so they are not a function of the final state alone). With K=1 and the
-        episode's parameters the result equals :meth:`step` bit for bit.
-
-        :param states: (N, state_dim) states of :meth:`get_state`, or ``None`` for the current state (N=1)
-        :param actions: (N, action_dim) actions, or (action_dim,) with N=1
-        :param params: the K parameter vectors, see :meth:`resolve_param_batch`
-        :return: :class:`~robust_envs.core.NextStates` with leading axes (N, K)
+        The rows of :meth:`sample_next_states`: each restores its state into a private dm_control ``Physics`` of
+        its parameter setting and runs the same task code as :meth:`step` (observations such as the hopper's
+        touch sensors read the last substep's forward pass, so they are not a function of the final state alone).
         """
-        if states is None:
-            states = self.get_state()[None, :]
-        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
-        actions = np.atleast_2d(np.asarray(actions))
-        n, size = states.shape[0], self.state_size
-        if states.ndim != 2 or states.shape[1] != size:
-            raise ValueError(f"states must have shape (N, {size}), got {states.shape}")
-        if not np.all(np.isfinite(states)):
-            raise ValueError("states contain NaN or inf")
-        if actions.shape != (n, *self._action_shape):
-            raise ValueError(
-                f"actions must have shape ({n}, {self._action_shape[0]}) to match {n} states, got {actions.shape}"
-            )
-        if not np.all(np.isfinite(actions)):
-            raise ValueError("actions contain NaN or inf")
-        vectors = self.resolve_param_batch(params)
-        k = vectors.shape[0]
         physics_k = [self._physics_for(v, self._sampler_pool) for v in vectors]
+        k = len(physics_k)
         task = self.task
-        observations = np.empty((n, k, self.observation_space.shape[0]))
-        rewards = np.empty((n, k))
-        terminated = np.zeros((n, k), dtype=bool)
-        final = np.empty((n, k, size))
-        for i in range(n):
-            for j, physics in enumerate(physics_k):
-                _restore(physics, states[i])
-                task.before_step(actions[i], physics)
-                physics.step(self._n_sub_steps)
-                task.after_step(physics)
-                rewards[i, j] = task.get_reward(physics)
-                observations[i, j] = flatten_observation(task.get_observation(physics))
-                discount = task.get_termination(physics)
-                terminated[i, j] = discount is not None and discount == 0.0
-                final[i, j] = physics.get_state(sig=STATE_SPEC)
-        return NextStates(observations=observations, rewards=rewards, terminated=terminated, states=final)
+        rows = states.shape[0]
+        observations = np.empty((rows, self.observation_space.shape[0]))
+        rewards = np.empty(rows)
+        terminated = np.zeros(rows, dtype=bool)
+        final = np.empty(states.shape)
+        for row in range(rows):
+            physics = physics_k[row % k]
+            _restore(physics, states[row])
+            task.before_step(actions[row], physics)
+            physics.step(self._n_sub_steps)
+            task.after_step(physics)
+            rewards[row] = task.get_reward(physics)
+            observations[row] = flatten_observation(task.get_observation(physics))
+            discount = task.get_termination(physics)
+            terminated[row] = discount is not None and discount == 0.0
+            final[row] = physics.get_state(sig=STATE_SPEC)
+        return observations, rewards, terminated, final
 
 
 def _restore(physics: engine.Physics, state: np.ndarray) -> None:
