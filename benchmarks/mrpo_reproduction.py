@@ -88,7 +88,7 @@ class CurveRecorder:
         :param model: the algorithm (its ``last_selection`` is used for MRPO/PW-DR)
         :param episode_returns: PPO-DR: the Monitor returns of the episodes finished during the rollout
         """
-        from robust_sb3.mrpo.selection import worst_fraction_mean
+        from robust_sb3.common.selection import worst_fraction_mean
 
         selection = getattr(model, "last_selection", None)
         returns = selection.returns if selection is not None else np.asarray(episode_returns, dtype=np.float64)

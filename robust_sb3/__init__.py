@@ -14,7 +14,7 @@ from robust_envs.version import __version__
 _EXPORTS = {
     "RRL": "robust_sb3.rrl",
     "MPO": "robust_sb3.mpo",
-    "RobustSAC": "robust_sb3.mpo",
+    "RobustSAC": "robust_sb3.sac",
     "MRPO": "robust_sb3.mrpo",
     "EPOpt": "robust_sb3.mrpo",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import types
 from collections import defaultdict
 
@@ -17,10 +18,11 @@ from torch.nn import functional as F  # noqa: E402
 
 import robust_envs  # noqa: E402,F401
 from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet  # noqa: E402
+from robust_envs.wrappers import PERTURBED_NEXT_OBS, PERTURBED_REWARDS, PERTURBED_TERMINATED  # noqa: E402
 from robust_sb3 import MPO, RobustSAC  # noqa: E402
+from robust_sb3.common.buffers import PerturbedReplayBuffer, PerturbedReplayBufferSamples  # noqa: E402
 from robust_sb3.mpo import mpo as mpo_module  # noqa: E402
-from robust_sb3.mpo import robust_sac as robust_sac_module  # noqa: E402
-from robust_sb3.mpo.buffers import PerturbedReplayBuffer, PerturbedReplayBufferSamples  # noqa: E402
+from robust_sb3.sac import robust_sac as robust_sac_module  # noqa: E402
 
 pytestmark = pytest.mark.sb3
 
@@ -206,9 +208,9 @@ def hand_filled(algorithm: type, **kwargs):
     model = algorithm("MlpPolicy", pendulum(), gamma=0.9, learning_starts=10**6, policy_kwargs=tiny(), seed=0, **kwargs)
     for reward, transition in HAND_BATCH.items():
         info = {
-            "perturbed_next_obs": np.array(transition["next_obs"]),
-            "perturbed_rewards": np.array(transition["rewards"]),
-            "perturbed_terminated": np.array(transition["terminated"]),
+            PERTURBED_NEXT_OBS: np.array(transition["next_obs"]),
+            PERTURBED_REWARDS: np.array(transition["rewards"]),
+            PERTURBED_TERMINATED: np.array(transition["terminated"]),
         }
         next_obs = np.array(transition["next_obs"][:1])  # the agent acts in model 0
         model.replay_buffer.add(np.zeros((1, 2)), next_obs, np.zeros((1, 1)), np.array([reward]), np.array([False]), [info])
@@ -293,8 +295,8 @@ def test_buffer_stores_the_wrappers_next_states():
         buffer.add(obs[None], next_obs[None], action[None], np.array([reward]), np.array([terminated]), [info])
         infos.append(info)
         obs = next_obs
-    assert np.array_equal(buffer.perturbed_next_observations[:10, 0], np.stack([i["perturbed_next_obs"] for i in infos]))
-    assert np.allclose(buffer.perturbed_rewards[:10, 0], np.stack([i["perturbed_rewards"] for i in infos]))
+    assert np.array_equal(buffer.perturbed_next_observations[:10, 0], np.stack([i[PERTURBED_NEXT_OBS] for i in infos]))
+    assert np.allclose(buffer.perturbed_rewards[:10, 0], np.stack([i[PERTURBED_REWARDS] for i in infos]))
     # model 0 is the nominal 1.0 kg the env runs: its next state and its reward are the real ones, so with K = 1 and
     # this model the Eq. 1 target (experienced reward) and the per-model one (reward_in_inf=True) coincide
     assert np.allclose(buffer.perturbed_next_observations[:10, 0, 0], buffer.next_observations[:10, 0])
@@ -305,7 +307,7 @@ def test_buffer_stores_the_wrappers_next_states():
     assert sample.perturbed_rewards.shape == (8, 3) and sample.perturbed_terminated.shape == (8, 3)
     with pytest.raises(KeyError, match=r"wrap the env in robust_envs\.PerturbedTransitions"):
         buffer.add(obs[None], obs[None], action[None], np.array([0.0]), np.array([False]), [{}])
-    bad = dict(infos[0], perturbed_next_obs=np.zeros((2, 2)))
+    bad = {**infos[0], PERTURBED_NEXT_OBS: np.zeros((2, 2))}
     with pytest.raises(ValueError, match=r"expected \(3, 2\)"):
         buffer.add(obs[None], obs[None], action[None], np.array([0.0]), np.array([False]), [bad])
 
@@ -515,3 +517,101 @@ def test_mpo_learns_the_pendulum_swing_up():
     eval_env = make_vec_env("Pendulum-v1", n_envs=1, seed=1000)
     mean_return, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
     assert mean_return > -300.0
+
+
+# ---- construction-time checks, the buffer set-up, checked load (issue 12) ---------------------------------------
+@pytest.mark.parametrize("algorithm", [MPO, RobustSAC])
+@pytest.mark.parametrize("gamma", [0.0, -0.5, 1.0001, float("nan"), "0.99"])
+def test_gamma_outside_the_unit_interval_is_refused_at_construction(algorithm, gamma):
+    with pytest.raises(ValueError, match=rf"gamma must be a discount factor in \(0, 1\], got {re.escape(repr(gamma))}"):
+        algorithm("MlpPolicy", pendulum(), robustness="robust", gamma=gamma, _init_setup_model=False)
+
+
+def test_gamma_of_one_is_accepted():
+    assert MPO("MlpPolicy", pendulum(), gamma=1.0, buffer_size=10, policy_kwargs=tiny()).gamma == 1.0
+
+
+@pytest.mark.parametrize("algorithm", [MPO, RobustSAC])
+@pytest.mark.parametrize("name", ["batch_size", "buffer_size"])
+def test_zero_batch_and_buffer_sizes_are_refused_at_construction(algorithm, name):
+    # SB3 itself makes a zero-size buffer one transition long and samples empty minibatches
+    with pytest.raises(ValueError, match=rf"{algorithm.__name__}: {name} must be an int >= 1, got 0"):
+        algorithm("MlpPolicy", pendulum(), **{name: 0})
+
+
+def test_robust_algorithms_set_up_their_buffer_at_construction():
+    """The K-next-state buffer is the algorithm's own choice, made in its constructor (no outside function mutates it)."""
+    import robust_sb3.common.buffers as common_buffers
+
+    assert not hasattr(common_buffers, "use_perturbed_buffer")
+    for algorithm in (MPO, RobustSAC):
+        robust = algorithm("MlpPolicy", pendulum(), robustness="soft", _init_setup_model=False)
+        assert robust.replay_buffer_class is PerturbedReplayBuffer and robust.replay_buffer_kwargs == {"n_models": 3}
+        plain = algorithm("MlpPolicy", pendulum(), _init_setup_model=False)
+        assert plain.replay_buffer_class is None and plain.n_models == 0
+
+
+def test_a_buffer_that_cannot_hold_the_k_next_states_is_refused():
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    class MyPerturbedBuffer(PerturbedReplayBuffer):
+        pass
+
+    for algorithm in (MPO, RobustSAC):
+        with pytest.raises(ValueError, match="replay_buffer_class='ReplayBuffer' does not store"):
+            algorithm("MlpPolicy", pendulum(), robustness="robust", replay_buffer_class=ReplayBuffer)
+        model = algorithm("MlpPolicy", pendulum(), robustness="robust", replay_buffer_class=MyPerturbedBuffer, buffer_size=50)
+        assert type(model.replay_buffer) is MyPerturbedBuffer and model.replay_buffer.n_models == 3
+
+
+@pytest.mark.parametrize("algorithm", [MPO, RobustSAC])
+def test_a_k3_model_is_refused_by_a_k2_env_at_load_and_set_env(tmp_path, algorithm):
+    model = algorithm("MlpPolicy", pendulum(), robustness="robust", buffer_size=50, policy_kwargs=tiny())
+    model.save(tmp_path / "model")
+    two_models = pendulum(MASSES[:2])
+    message = rf"{algorithm.__name__}.load\('.*model'\): this {algorithm.__name__}\(robustness='robust'\) was built for K=3"
+    with pytest.raises(ValueError, match=message + r" models, but the env gives the next states of K=2"):
+        algorithm.load(tmp_path / "model", env=two_models)
+    with pytest.raises(ValueError, match=r"wrap the env in robust_envs\.PerturbedTransitions"):
+        algorithm.load(tmp_path / "model", env=gym.make("RobustPendulum-v0"))
+    loaded = algorithm.load(tmp_path / "model", env=pendulum())
+    assert loaded.n_models == 3
+    with pytest.raises(ValueError, match=rf"{algorithm.__name__}\.set_env: .* K=3 models, .* K=2"):
+        loaded.set_env(two_models)
+    loaded.set_env(pendulum())  # the same K is accepted
+
+
+def test_load_names_the_file_and_the_algorithm(tmp_path):
+    model = MPO("MlpPolicy", pendulum(), robustness="robust", buffer_size=50, policy_kwargs=tiny())
+    model.save(tmp_path / "mpo.zip")
+    with pytest.raises(ValueError, match=r"Cannot load RobustSAC from '.*mpo\.zip': the file was saved by MPO, not RobustSAC"):
+        RobustSAC.load(tmp_path / "mpo.zip")
+    raw = (tmp_path / "mpo.zip").read_bytes()
+    (tmp_path / "truncated.zip").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"Cannot load MPO from '.*truncated\.zip': the file is truncated or corrupt"):
+        MPO.load(tmp_path / "truncated.zip")
+
+
+def test_moved_modules_keep_their_old_import_paths():
+    """sb3-contrib layout: shared code in robust_sb3.common, RobustSAC in robust_sb3.sac; the old paths re-export them."""
+    import subprocess
+    import sys
+
+    import robust_sb3
+    import robust_sb3.common.buffers
+    import robust_sb3.common.robust_target
+    import robust_sb3.mpo
+    import robust_sb3.mpo.buffers
+    import robust_sb3.mpo.robust_target
+    import robust_sb3.sac
+
+    assert robust_sb3.mpo.RobustSAC is robust_sb3.sac.RobustSAC is robust_sb3.RobustSAC
+    assert robust_sb3.mpo.robust_target.robust_td_target is robust_sb3.common.robust_target.robust_td_target
+    assert robust_sb3.mpo.buffers.PerturbedReplayBuffer is robust_sb3.common.buffers.PerturbedReplayBuffer
+    assert robust_sb3.mpo.buffers.next_state_batch is robust_sb3.common.buffers.next_state_batch
+    # lazy: importing the package, or MPO, does not load SAC; asking for RobustSAC does
+    script = (
+        "import sys, robust_sb3, robust_sb3.mpo; assert 'robust_sb3.sac' not in sys.modules, 'eager'; "
+        "robust_sb3.RobustSAC; assert 'robust_sb3.sac' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -448,3 +448,46 @@ def test_mrpo_learns_to_balance_across_the_training_range():
         th.set_num_threads(threads)
     report = evaluate_robustness(model, IP, IP_TRAIN, n_episodes=2, seed=10_000, points=4, env_kwargs=ENV_KWARGS)
     assert report.mean >= 600.0
+
+
+# ---- construction-time checks, persistent parameters, checked load (issue 12) -----------------------------------
+@pytest.mark.parametrize("algo", [MRPO, EPOpt])
+def test_sub_envs_that_randomise_their_own_parameters_are_refused(algo):
+    randomised = make_domain_randomized_env(IP, IP_TRAIN, n_envs=2, seed=0)
+    with pytest.raises(ValueError, match=r"sub-envs \[0, 1\] are wrapped in robust_envs\.wrappers\.DomainRandomization"):
+        algo("MlpPolicy", randomised, uncertainty_set=IP_TRAIN, **SMALL)
+    model = algo("MlpPolicy", ip_envs(n_envs=2), uncertainty_set=IP_TRAIN, **SMALL)
+    kept = model.env
+    with pytest.raises(ValueError, match="DomainRandomization"):
+        model.set_env(randomised)
+    assert model.env is kept  # refused before the model took it
+
+
+@pytest.mark.skipif(not hasattr(PerturbableEnv, "base_params"), reason="robust_envs without base_params")
+def test_unnamed_parameters_keep_the_persistent_values_set_before_training():
+    # the set names only `scale`; `tilt` was set persistently after construction (not in the spec's kwargs)
+    env = constant_envs(n_envs=2)
+    env.env_method("set_params", {"tilt": 0.7})
+    scale_only = UncertaintySet.box(CONSTANT, {"scale": (1.0, 2.0)})
+    model = EPOpt("MlpPolicy", env, uncertainty_set=scale_only, seed=0, **TINY)
+    model.learn(2 * 2 * CONSTANT_LIMIT)
+    assert [params["tilt"] for params in env.get_attr("params")] == [0.7, 0.7]
+    assert [params["scale"] for params in env.get_attr("params")] == pytest.approx(scales(model.last_selection).tolist())
+
+
+def test_unnamed_parameters_keep_the_values_the_envs_were_made_with():
+    env = make_vec_env(CONSTANT, n_envs=2, seed=0, env_kwargs={"params": {"tilt": 0.3}})
+    model = MRPO("MlpPolicy", env, uncertainty_set=UncertaintySet.box(CONSTANT, {"scale": (1.0, 2.0)}), seed=0, **TINY)
+    model.learn(2 * 2 * CONSTANT_LIMIT)
+    assert [params["tilt"] for params in env.get_attr("params")] == [0.3, 0.3]
+
+
+def test_load_refuses_another_algorithms_file(tmp_path):
+    MRPO("MlpPolicy", ip_envs(n_envs=2), uncertainty_set=IP_TRAIN, **SMALL).save(tmp_path / "mrpo")
+    with pytest.raises(ValueError, match=r"Cannot load EPOpt from '.*mrpo': the file was saved by MRPO, not EPOpt"):
+        EPOpt.load(tmp_path / "mrpo")
+    PPO("MlpPolicy", ip_envs(n_envs=2), **SMALL).save(tmp_path / "ppo")
+    with pytest.raises(ValueError, match=r"Cannot load MRPO from '.*ppo': the file was not saved by MRPO \(it lacks"):
+        MRPO.load(tmp_path / "ppo")
+    with pytest.raises(ValueError, match="DomainRandomization"):
+        MRPO.load(tmp_path / "mrpo", env=make_domain_randomized_env(IP, IP_TRAIN, n_envs=2, seed=0))

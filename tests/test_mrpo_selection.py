@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from robust_envs.uncertainty import UncertaintySet
-from robust_sb3.mrpo.selection import (
-    epopt_select,
-    mrpo_scores,
-    mrpo_select,
-    n_worst,
-    normalized_params,
-    worst_fraction_mean,
-    worst_set,
-)
+from robust_sb3.common.selection import n_worst, normalized_params, worst_fraction_mean, worst_set
+from robust_sb3.mrpo.selection import epopt_select, mrpo_scores, mrpo_select
 
 pytestmark = pytest.mark.sb3
 

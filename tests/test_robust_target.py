@@ -9,8 +9,8 @@ import pytest
 
 th = pytest.importorskip("torch")
 
+from robust_sb3.common.robust_target import check_robustness, diagonal_gaussian_kl, robust_td_target  # noqa: E402
 from robust_sb3.mpo.improvement import estep_weights, mstep_losses, temperature_dual, weights_kl  # noqa: E402
-from robust_sb3.mpo.robust_target import check_robustness, diagonal_gaussian_kl, robust_td_target  # noqa: E402
 
 pytestmark = pytest.mark.sb3
 

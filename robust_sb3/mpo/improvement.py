@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch as th
 
-from robust_sb3.mpo.robust_target import diagonal_gaussian_kl
+from robust_sb3.common.robust_target import diagonal_gaussian_kl
 
 
 def temperature_dual(q_values: th.Tensor, eta: th.Tensor, epsilon: float) -> th.Tensor:

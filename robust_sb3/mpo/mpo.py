@@ -16,10 +16,12 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from torch.nn import functional as F
 
-from robust_sb3.mpo.buffers import n_models_of, next_state_batch, use_perturbed_buffer
+from robust_sb3.common.buffers import next_state_batch
+from robust_sb3.common.robust_critic import RobustCriticMixin
+from robust_sb3.common.robust_target import diagonal_gaussian_kl, robust_td_target
+from robust_sb3.common.validation import check_off_policy_arguments
 from robust_sb3.mpo.improvement import estep_weights, mstep_losses, temperature_dual, weights_kl
 from robust_sb3.mpo.policies import GaussianActor, MlpPolicy, MPOPolicy, MultiInputPolicy, QNetwork
-from robust_sb3.mpo.robust_target import check_robustness, diagonal_gaussian_kl, robust_td_target
 
 SelfMPO = TypeVar("SelfMPO", bound="MPO")
 
@@ -31,7 +33,7 @@ def repeat_obs(obs: PyTorchObs, times: int) -> PyTorchObs:
     return obs.repeat(times, *([1] * (obs.ndim - 1)))
 
 
-class MPO(OffPolicyAlgorithm):
+class MPO(RobustCriticMixin, OffPolicyAlgorithm):
     """
     Maximum a-posteriori policy optimisation with the robust critics of Mankowitz et al., "Robust Reinforcement
     Learning for Continuous Control with Model Misspecification" (ICLR 2020). One class covers the paper's six agents:
@@ -52,7 +54,7 @@ class MPO(OffPolicyAlgorithm):
        mean or a weighting (soft-robust); entropy-regularised, Eq. 4,
        ``V(s'_k) - tau KL(pi_k(.|s'_k) || pi_{k-1}(.|s'_k))`` with the previous policy as the reference.
        ``reward_in_inf=True`` puts each model's own reward inside the infimum instead
-       (:func:`~robust_sb3.mpo.robust_target.robust_td_target`).
+       (:func:`~robust_sb3.common.robust_target.robust_td_target`).
     2. **E-step**: ``n_action_samples`` actions per state from ``pi_k``, weighted by ``exp(Q / eta)`` with the
        temperature ``eta`` minimising the convex dual of the constraint ``KL(q || pi_k) < epsilon``.
     3. **M-step**: fit the Gaussian policy to the weighted actions, the mean and the covariance decoupled, each
@@ -62,7 +64,7 @@ class MPO(OffPolicyAlgorithm):
     ``pi_{k-1}``, the online actor becomes ``pi_k`` and the critic is copied to its target.
 
     The K next states come from the env: wrap it in :class:`robust_envs.wrappers.PerturbedTransitions` (it
-    puts them in ``info`` at every step; :class:`~robust_sb3.mpo.buffers.PerturbedReplayBuffer` stores them).
+    puts them in ``info`` at every step; :class:`~robust_sb3.common.buffers.PerturbedReplayBuffer` stores them).
     The agent acts in the env it is given (the paper's nominal model); ``robustness="none"`` needs no wrapper.
     Domain-randomisation baselines (Limited-DR, Full-DR, section 4.2) are ``robustness="none"`` on an env
     wrapped in :class:`robust_envs.wrappers.DomainRandomization`.
@@ -113,6 +115,7 @@ class MPO(OffPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": MlpPolicy, "MultiInputPolicy": MultiInputPolicy}
+    _identifying_attributes: ClassVar[tuple[str, ...]] = ("robustness", "n_models", "n_action_samples", "epsilon_mean")
     policy: MPOPolicy
     actor: GaussianActor
     actor_target: GaussianActor
@@ -156,6 +159,16 @@ class MPO(OffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        check_off_policy_arguments(
+            "MPO",
+            learning_rate=learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+        )
         super().__init__(
             policy,
             env,
@@ -179,11 +192,8 @@ class MPO(OffPolicyAlgorithm):
             support_multi_env=True,
             supported_action_spaces=(spaces.Box,),
         )
-        self.robustness = robustness
-        self.n_models = n_models_of(self.env, robustness, "MPO") if self.env is not None else 0
-        weights = check_robustness(robustness, max(self.n_models, 1), model_weights)
-        self.model_weights = None if weights is None else weights.tolist()
-        self.reward_in_inf = bool(reward_in_inf)
+        # K from the env's PerturbedTransitions, and the K-next-state buffer for the robust settings
+        self._init_robustness(robustness, model_weights, reward_in_inf)
         self.entropy_regularized = bool(entropy_regularized)
         for name, value in (
             ("kl_temperature", kl_temperature),
@@ -195,18 +205,18 @@ class MPO(OffPolicyAlgorithm):
             ("init_alpha_std", init_alpha_std),
             ("dual_learning_rate", dual_learning_rate),
         ):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"MPO: {name} must be a finite number >= 0, got {value!r}")
         for name, value in (("init_eta", init_eta), ("init_alpha_mean", init_alpha_mean), ("init_alpha_std", init_alpha_std)):
             if value <= 0:
-                raise ValueError(f"{name} must be > 0 (it is optimised in log space), got {value!r}")
+                raise ValueError(f"MPO: {name} must be > 0 (it is optimised in log space), got {value!r}")
         for name, count in (
             ("n_action_samples", n_action_samples),
             ("n_target_action_samples", n_target_action_samples),
             ("target_update_interval", target_update_interval),
         ):
             if not (isinstance(count, int | np.integer) and not isinstance(count, bool) and count >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {count!r}")
+                raise ValueError(f"MPO: {name} must be an int >= 1, got {count!r}")
         self.kl_temperature = float(kl_temperature)
         self.n_action_samples = int(n_action_samples)
         self.n_target_action_samples = int(n_target_action_samples)
@@ -222,7 +232,6 @@ class MPO(OffPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
-        use_perturbed_buffer(self)
         super()._setup_model()
         self._create_aliases()
         self._model_weights = None if self.model_weights is None else th.tensor(self.model_weights, device=self.device)
@@ -285,7 +294,7 @@ class MPO(OffPolicyAlgorithm):
     def _policy_evaluation(self, data: Any, stats: dict[str, list[float]]) -> np.ndarray:
         """
         Step 1 (Eq. 1 / Eq. 4): one critic step; logs the mean of the target's ``gap`` (see
-        :class:`~robust_sb3.mpo.robust_target.RobustTarget`) as ``robust/target_gap``.
+        :class:`~robust_sb3.common.robust_target.RobustTarget`) as ``robust/target_gap``.
 
         :return: counts of the worst model per index (``train`` logs them as ``robust/worst_model_fraction_k``)
         """

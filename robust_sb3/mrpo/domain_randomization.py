@@ -10,7 +10,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from robust_envs.uncertainty import UncertaintySet
 from robust_envs.wrappers import DomainRandomization
-from robust_sb3.mrpo.sampled_envs import resolve_uncertainty_set
+from robust_sb3.common.sampled_envs import resolve_uncertainty_set
 
 
 def make_domain_randomized_env(

@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 from stable_baselines3.common.type_aliases import MaybeCallback
 
-from robust_sb3.mrpo.sampled_envs import SampledEnvsPPO
+from robust_sb3.common.sampled_envs import SampledEnvsPPO
 from robust_sb3.mrpo.selection import epopt_select
 
 SelfEPOpt = TypeVar("SelfEPOpt", bound="EPOpt")
@@ -21,7 +21,7 @@ class EPOpt(SampledEnvsPPO):
     Paper: https://arxiv.org/abs/1610.01283 (Rajeswaran et al., ICLR 2017). As in Jiang et al., there is no
     warm-up phase on all trajectories and the policy update is PPO. Sampling, return estimates (discounted by
     default, as MRPO's), unfinished episodes, the default ``n_steps`` (the time limit) and logging are those of
-    :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO`.
+    :class:`~robust_sb3.common.sampled_envs.SampledEnvsPPO`.
 
     :param policy: the policy model to use (``"MlpPolicy"``, ...)
     :param env: a VecEnv of ``n_envs = M >= 2`` robust envs

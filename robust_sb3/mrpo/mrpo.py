@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from stable_baselines3.common.type_aliases import MaybeCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from robust_envs.uncertainty import UncertaintySet
-from robust_sb3.mrpo.sampled_envs import SampledEnvsPPO
+from robust_sb3.common.sampled_envs import SampledEnvsPPO
 from robust_sb3.mrpo.selection import mrpo_select
 
 SelfMRPO = TypeVar("SelfMRPO", bound="MRPO")
@@ -66,7 +66,7 @@ class MRPO(SampledEnvsPPO):
     Each iteration samples M = ``n_envs`` environments ``p_i`` from the training ``uncertainty_set`` (Algorithm 2,
     line 3), collects ``n_steps`` steps in each (one per sub-env column), estimates ``eta_hat(p_i)``, the mean
     cumulative discounted return of the episodes run in ``p_i`` (line 5; see
-    :class:`~robust_sb3.mrpo.sampled_envs.SampledEnvsPPO` for ``return_estimate`` and unfinished episodes),
+    :class:`~robust_sb3.common.sampled_envs.SampledEnvsPPO` for ``return_estimate`` and unfinished episodes),
     finds the worst environment ``p_w`` (line 7), scores ``E_hat(p_i) = eta_hat(p_i) - kappa * ||p_i - p_w||``
     with the parameters normalised by their training range (line 9), and runs one PPO update (line 12) on the
     trajectories of the ``worst_fraction`` worst environments and of every environment whose score is at
@@ -93,6 +93,8 @@ class MRPO(SampledEnvsPPO):
     :param kwargs: every other argument of :class:`stable_baselines3.PPO` (``n_steps`` defaults to the time limit)
     """
 
+    _identifying_attributes: ClassVar[tuple[str, ...]] = ("uncertainty_set", "worst_fraction", "kappa")
+
     def __init__(
         self,
         policy: str | type,
@@ -104,13 +106,16 @@ class MRPO(SampledEnvsPPO):
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, env, uncertainty_set, worst_fraction, return_estimate, _init_setup_model=False, **kwargs)
         if kappa is None:
             kappa = KappaRamp()
         if not callable(kappa):
             if isinstance(kappa, bool) or not isinstance(kappa, int | float) or not (math.isfinite(kappa) and kappa >= 0):
-                raise ValueError(f"kappa must be a number >= 0 or a schedule progress_remaining -> kappa, got {kappa!r}")
+                raise ValueError(
+                    f"{type(self).__name__}: kappa must be a number >= 0 or a schedule progress_remaining -> kappa, "
+                    f"got {kappa!r}"
+                )
             kappa = float(kappa)
+        super().__init__(policy, env, uncertainty_set, worst_fraction, return_estimate, _init_setup_model=False, **kwargs)
         self.kappa = kappa
         if _init_setup_model:
             self._setup_model()

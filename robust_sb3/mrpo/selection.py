@@ -4,97 +4,26 @@ Which sampled environments' trajectories an iteration trains on: MRPO's and EPOp
 Every function takes one return estimate per sampled environment (``eta_hat(pi_k | p_i)`` of Jiang et al.
 2021, Algorithm 2, line 5) and, for MRPO, the environments' parameters, and returns a boolean mask over the
 environments. Ties are resolved without reference to the order of the environments, so permuting the
-inputs permutes the mask.
+inputs permutes the mask. The helpers both rules share live in :mod:`robust_sb3.common.selection`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-
 import numpy as np
 
-from robust_envs.uncertainty import UncertaintySet
+# n_worst, worst_set, worst_fraction_mean and normalized_params moved to robust_sb3.common.selection; they are
+# re-exported here for now so that old imports keep working
+from robust_sb3.common.selection import check_returns, n_worst, normalized_params, worst_fraction_mean, worst_set
 
-
-def _check_returns(returns: np.ndarray) -> np.ndarray:
-    returns = np.asarray(returns, dtype=np.float64)
-    if returns.ndim != 1 or returns.size < 1:
-        raise ValueError(f"returns must be a non-empty 1-d array (one estimate per environment), got shape {returns.shape}")
-    if not np.all(np.isfinite(returns)):
-        raise ValueError(f"returns must be finite, got {returns}")
-    return returns
-
-
-def _check_fraction(name: str, fraction: float) -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float | np.floating) or not 0.0 < fraction <= 1.0:
-        raise ValueError(f"{name} must be a fraction in (0, 1], got {fraction!r}")
-    return float(fraction)
-
-
-def n_worst(n_envs: int, fraction: float) -> int:
-    """
-    :param n_envs: number of sampled environments M
-    :param fraction: the worst fraction (the papers' 10%: 0.1)
-    :return: ``k = ceil(fraction * M)``, at least 1 (``fraction * M`` rounded to 9 decimals first, as
-        :meth:`robust_envs.evaluation.RobustnessReport.cvar` does, so that 0.1 * 30 gives 3)
-    """
-    return max(1, math.ceil(round(_check_fraction("fraction", fraction) * n_envs, 9)))
-
-
-def worst_set(returns: np.ndarray, fraction: float) -> np.ndarray:
-    """
-    The environments of the ``fraction`` worst returns: every environment whose return is at most the k-th
-    lowest return (``k`` from :func:`n_worst`). Ties at the boundary are all included, so the set can hold
-    more than ``k`` environments but never depends on their order.
-
-    :param returns: (M,) return estimates
-    :param fraction: the worst fraction
-    :return: (M,) boolean mask
-    """
-    returns = _check_returns(returns)
-    k = n_worst(returns.size, fraction)
-    threshold = np.sort(returns)[k - 1]
-    return returns <= threshold
-
-
-def worst_fraction_mean(returns: np.ndarray, fraction: float = 0.1) -> float:
-    """
-    The paper's "10% worst-case return": the mean of the ``k`` lowest returns (``k`` from :func:`n_worst`).
-
-    :param returns: (M,) returns
-    :param fraction: the worst fraction
-    :return: the mean of the ``k`` lowest returns
-    """
-    returns = _check_returns(returns)
-    return float(np.sort(returns)[: n_worst(returns.size, fraction)].mean())
-
-
-def normalized_params(settings: Sequence[Mapping[str, float]], uncertainty_set: UncertaintySet) -> np.ndarray:
-    """
-    Parameters divided by the width of their training range, so that ``||p_i - p_w||`` weighs every dimension alike.
-
-    A box set divides by ``high - low``; a finite set by the spread of its members. A dimension of zero
-    width (a fixed value) contributes nothing to distances.
-
-    :param settings: the sampled settings (partial mappings over the set's names)
-    :param uncertainty_set: the training set they were drawn from
-    :return: (M, n_names) array, ``(p - low) / (high - low)`` per name of the set
-    """
-    names = uncertainty_set.names
-    if uncertainty_set.is_finite:
-        values = np.array([[float(m.get(n, np.nan)) for n in names] for m in uncertainty_set.members])
-        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-    else:
-        low = np.array([uncertainty_set.low[n] for n in names])
-        high = np.array([uncertainty_set.high[n] for n in names])
-    width = high - low
-    width = np.where(width > 0, width, 1.0)
-    try:
-        raw = np.array([[float(setting[n]) for n in names] for setting in settings], dtype=np.float64)
-    except KeyError as error:
-        raise ValueError(f"A sampled setting lacks {error}; every setting must name all of {names}") from error
-    return (raw.reshape(len(settings), len(names)) - low) / width
+__all__ = [
+    "epopt_select",
+    "mrpo_scores",
+    "mrpo_select",
+    "n_worst",
+    "normalized_params",
+    "worst_fraction_mean",
+    "worst_set",
+]
 
 
 def mrpo_scores(returns: np.ndarray, params: np.ndarray, kappa: float) -> np.ndarray:
@@ -110,7 +39,7 @@ def mrpo_scores(returns: np.ndarray, params: np.ndarray, kappa: float) -> np.nda
     :param kappa: the penalty coefficient, >= 0 (the Lipschitz constant and Theorem 1's factor in one)
     :return: (M,) scores
     """
-    returns = _check_returns(returns)
+    returns = check_returns(returns)
     params = np.asarray(params, dtype=np.float64)
     if params.ndim != 2 or params.shape[0] != returns.size:
         raise ValueError(f"params must have shape (M={returns.size}, d), got {params.shape}")
