@@ -15,7 +15,8 @@ import numpy as np
 #: - ``"mass_scale"``: mass and inertia of ``targets`` (bodies) scale by ``value / nominal`` (densities, masses);
 #: - ``"friction_scale"``: sliding friction of every geom scales by ``value / nominal``;
 #: - ``"dof_damping"`` / ``"dof_armature"``: the value is written to the joints' DoFs;
-#: - ``"geometry"``: the model is rebuilt through :class:`mujoco.MjSpec` (lengths, sizes);
+#: - ``"geometry"``: lengths and sizes: written into the compiled model in place where they edit primitive geoms
+#:   and positions, else the model is rebuilt through :class:`mujoco.MjSpec` (``ModelBuilder.geometry_path``);
 #: - ``"custom"``: an environment's own equations use the value (classic-control envs).
 ParamKind = Literal["mass_scale", "friction_scale", "dof_damping", "dof_armature", "geometry", "custom"]
 
@@ -47,6 +48,14 @@ class GeometryEdit:
     geom_size: tuple[str, ...] = ()
     body_pos: tuple[str, ...] = ()
     site_pos: tuple[str, ...] = ()
+
+    def elements(self) -> tuple[tuple[str, str], ...]:
+        """:return: the ``(kind, name)`` of every MJCF element the edit changes (kind: geom, body, site, camera)."""
+        return (
+            *(("geom", g) for g in (*self.geom_fromto, *self.geom_size)),
+            *(("body", b) for b in self.body_pos),
+            *(("site", s) for s in self.site_pos),
+        )
 
     def describe(self) -> str:
         """:return: a one-line summary of the MjSpec fields this edit touches."""

@@ -137,7 +137,7 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
         self.render_mode = render_mode
         self.width, self.height, self.camera_id = width, height, camera_id
         self._builder = SuiteModelBuilder(suite_xml_path(self.xml_file), self.param_space, keep_mass=self._keep_mass)
-        self._live_pool: OrderedDict[bytes, engine.Physics] = OrderedDict()
+        self._live_pool: OrderedDict[bytes, tuple[engine.Physics, np.ndarray]] = OrderedDict()
         self._sampler_pool: OrderedDict[bytes, engine.Physics] = OrderedDict()
         self._physics = self._physics_for(self._params, self._live_pool)
         self._task: suite_base.Task | None = None
@@ -172,8 +172,11 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
             ) from None
 
     # ---- models and physics ---------------------------------------------------------------------
-    def _physics_for(self, vector: np.ndarray, pool: OrderedDict[bytes, engine.Physics]) -> engine.Physics:
-        """The ``Physics`` of a parameter setting from ``pool`` (one ``MjData`` each; models are shared)."""
+    def _physics_for(self, vector: np.ndarray, pool: OrderedDict[bytes, Any]) -> engine.Physics:
+        """The ``Physics`` of a parameter setting from ``pool`` (one ``MjData`` each; the sampler's models are shared)."""
+        if pool is self._live_pool:  # the episode's: its own models, rewritten in place (ModelBuilder.pooled)
+            new = lambda model: self.physics_class.from_model(WrappedModel(model))  # noqa: E731
+            return self._builder.pooled(pool, vector, self.physics_pool_size, new, lambda physics: physics.model.ptr)
         key = vector.tobytes()
         physics = pool.get(key)
         if physics is not None:

@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 import mujoco
 import numpy as np
 
-from robust_envs.mujoco_model import LRUCache, ModelBuilder, keep_body_masses
+from robust_envs.mujoco_model import LRUCache, ModelBuilder, SpecValues, keep_body_masses
 from robust_envs.params import GeometryEdit, ParamSpace
 
 #: Which MjSpec field a :class:`Move` shifts:
@@ -57,6 +57,10 @@ class LengthEdit(GeometryEdit):
     """
 
     moves: tuple[Move, ...] = ()
+
+    def elements(self) -> tuple[tuple[str, str], ...]:
+        """:return: the ``(kind, name)`` of every MJCF element the moves change (kind: geom, body, site, camera)."""
+        return tuple((m.target.split("_")[0], m.name) for m in self.moves)
 
     def describe(self) -> str:
         """:return: a one-line summary of the MjSpec fields this edit touches."""
@@ -172,7 +176,10 @@ class SuiteModelBuilder(ModelBuilder):
     """
     :class:`~robust_envs.mujoco_model.ModelBuilder` whose geometry parameters are :class:`LengthEdit` translations.
 
-    Only :meth:`pristine` differs: masses, friction and damping are the shared in-place edits.
+    Only the geometry differs: a parameter's amount is ``value - nominal``, its edit the :class:`LengthEdit`'s
+    moves, its MjSpec rebuild :func:`compile_suite_model`. Every registered suite parameter is written in place
+    (:class:`~robust_envs.mujoco_model.InPlaceGeometry`, with the ``settotalmass`` density of the nominal model);
+    masses, friction and damping are the shared in-place edits.
 
     :param xml_path: absolute path of the suite's MJCF file
     :param param_space: the parameters
@@ -191,6 +198,26 @@ class SuiteModelBuilder(ModelBuilder):
         specs = self.param_space.specs
         return tuple((specs[i].geometry, float(vector[i] - specs[i].nominal)) for i in self._geometry_idx)  # type: ignore[misc]
 
+    def geometry_edits(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
+        """:return: the edits :meth:`pristine` applies for ``vector``, with their changes (zeros left out)."""
+        return tuple((edit, change) for edit, change in self.changes(vector) if change != 0.0)
+
+    def edit_values(self, values: SpecValues, edit: GeometryEdit, amount: float) -> None:
+        """Apply one length edit to spec values, as :meth:`pristine` applies it to the MjSpec."""
+        edit.apply(values, amount)  # type: ignore[attr-defined]
+
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
-        """:return: the read-only compiled model for the geometry of ``vector``."""
+        """:return: the read-only model compiled through MjSpec for the geometry of ``vector``."""
         return compile_suite_model(self.xml_path, self.changes(vector), self.keep_mass)
+
+    def _compile_nominal(self) -> mujoco.MjModel:
+        return compile_suite_model(self.xml_path, ())
+
+    def inferred_mass_scale(self, spec: mujoco.MjSpec) -> float | None:
+        """:return: the factor :func:`compile_suite_model` puts on masses inferred from geometry (``settotalmass``)."""
+        total = float(spec.compiler.settotalmass)
+        if total <= 0:
+            return 1.0
+        unscaled = spec.copy()
+        unscaled.compiler.settotalmass = -1.0
+        return total / float(unscaled.compile().body_mass.sum())
