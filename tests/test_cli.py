@@ -311,7 +311,7 @@ def test_unknown_algo_lists_every_allowed_name(tmp_path, capsys):
         assert name in err
 
 
-def test_zero_policy_and_unknown_algo_import_no_torch():
+def test_zero_policy_and_unknown_algo_import_no_torch(tmp_path):
     code = (
         "import sys\n"
         "from robust_envs.cli import main\n"
@@ -321,7 +321,10 @@ def test_zero_policy_and_unknown_algo_import_no_torch():
         "heavy = sorted({'torch', 'stable_baselines3', 'sb3_contrib'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    # in tmp_path: the script writes m.zip into its working folder
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
 
 
