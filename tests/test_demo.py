@@ -71,7 +71,7 @@ def test_cli_rejects_bad_demo_arguments(capsys):
     with pytest.raises(SystemExit) as error:
         cli_main(["demo", "--n-envs", "1"])
     assert error.value.code == 2
-    assert "at least 2" in capsys.readouterr().err
+    assert ">= 2 (MRPO ranks" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["demo", "--seeds", "-1"])
     assert cli_main(["demo", "--seeds", "0", "0", "--timesteps", "10", "--out", "unused"]) == 2
