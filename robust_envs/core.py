@@ -100,6 +100,10 @@ def check_keep_mass(keep_mass: Any, space: ParamSpace) -> bool:
     return bool(keep_mass)
 
 
+#: How many recent settings an env keeps as a vector and a ``{name: value}`` dict (a finite set's members).
+_EPISODES = 64
+
+
 class PerturbableEnv(gym.Env):
     """
     The contract every robust env keeps, whatever simulates it (MuJoCo, dm_control, numpy equations).
@@ -139,8 +143,11 @@ class PerturbableEnv(gym.Env):
         """Validate the constructor's ``params`` and ``keep_mass``; call before anything builds the simulation."""
         self._keep_mass = check_keep_mass(keep_mass, self.param_space)
         self._params = self.param_space.resolve(params)
-        self._episode_params = self._params.copy()
-        self._episode_params_dict = self.param_space.to_dict(self._episode_params)
+        self._episode_key: bytes | None = None  # the episode's parameters as bytes
+        # settings met recently, by bytes: (read-only vector, {name: value}); a reset with the parameters of the
+        # last episode, or of a member of a finite set, copies no vector and builds no dict
+        self._episodes: dict[bytes, tuple[np.ndarray, dict[str, float]]] = {}
+        self._begin_episode(self._params)
 
     # ---- spec: keep params JSON-serialisable --------------------------------------------------
     @property  # type: ignore[override]
@@ -222,6 +229,12 @@ class PerturbableEnv(gym.Env):
         """
         if options is None:
             return self._params
+        if type(options) is dict and len(options) == 1 and "params" in options and "params" in allowed:
+            # what DomainRandomization passes at every reset (no other option to check)
+            params = options["params"]
+            if type(params) is ValidatedParams and params.space is self.param_space:
+                return params.vector  # read-only, validated against this space
+            return self.param_space.resolve(params, base=self._params)
         if not isinstance(options, Mapping):
             raise TypeError(
                 f"reset options must be None or a dict, got {options!r} ({type(options).__name__}); "
@@ -238,8 +251,19 @@ class PerturbableEnv(gym.Env):
 
     def _begin_episode(self, vector: np.ndarray) -> None:
         """Record the parameters of the episode that starts now."""
-        self._episode_params = vector.copy()
-        self._episode_params_dict = self.param_space.to_dict(vector)
+        key = vector.tobytes()
+        if key == self._episode_key:
+            return
+        episode = self._episodes.get(key)
+        if episode is None:
+            if len(self._episodes) >= _EPISODES:
+                self._episodes.clear()
+            own = vector.copy()
+            own.flags.writeable = False
+            episode = self._episodes[key] = (own, self.param_space.to_dict(own))
+        # both shared with the cache, so never mutated: param_vector and params return copies
+        self._episode_params, self._episode_params_dict = episode
+        self._episode_key = key
 
     def _restore_episode_params(self, vector: np.ndarray) -> None:
         """

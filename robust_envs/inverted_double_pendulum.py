@@ -33,9 +33,9 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``pole1_length`` | 0.6 | [0.01, 10] | m | geom cpole fromto, body pole2 pos (MjSpec rebuild; mass: see ``keep_mass``) |
-    | ``pole2_length`` | 0.6 | [0.01, 10] | m | geom cpole2 fromto, site tip pos (MjSpec rebuild; mass: see ``keep_mass``) |
-    | ``cart_size`` | 0.1 | [0.005, 1] | m | geom cart size (MjSpec rebuild; mass: see ``keep_mass``) |
+    | ``pole1_length`` | 0.6 | [0.01, 10] | m | geom cpole fromto, body pole2 pos (in place; mass: see ``keep_mass``) |
+    | ``pole2_length`` | 0.6 | [0.01, 10] | m | geom cpole2 fromto, site tip pos (in place; mass: see ``keep_mass``) |
+    | ``cart_size`` | 0.1 | [0.005, 1] | m | geom cart size (in place; mass: see ``keep_mass``) |
     | ``pole_mass`` | 4.1987 | [1e-4, 1e4] | kg | body_mass, body_inertia of pole and pole2 |
     | ``cart_mass`` | 10.472 | [1e-4, 1e4] | kg | body_mass, body_inertia of cart |
     | ``cart_density``, ``pole_density``, ``pole2_density`` | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
@@ -44,7 +44,8 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
 
     ``pole_mass`` is the mass of each pole at nominal geometry and density (both poles are equal);
     see :class:`~robust_envs.inverted_pendulum.RobustInvertedPendulumEnv` for how masses, densities and
-    lengths combine. With ``keep_mass=False`` (default) a longer pole is heavier (its density stays); with
+    lengths combine, and how lengths are written into the compiled model in place (no recompile). With
+    ``keep_mass=False`` (default) a longer pole is heavier (its density stays); with
     ``keep_mass=True`` every body keeps its nominal mass and gets the inertia of its new shape, the variant
     of Roboschool's benchmark that Jiang et al. (2021), Table 1, use (presets
     ``jiang2021/inverteddoublependulum/...``). No body has contacts, so there is no friction parameter.

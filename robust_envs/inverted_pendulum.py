@@ -32,25 +32,26 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``pole_length`` | 0.6 | [0.01, 10] | m | geom cpole fromto (MjSpec rebuild; mass: see ``keep_mass``) |
-    | ``cart_size`` | 0.1 | [0.005, 1] | m | geom cart size: radius and half-length (MjSpec rebuild; mass: ``keep_mass``) |
+    | ``pole_length`` | 0.6 | [0.01, 10] | m | geom cpole fromto (in place; mass: see ``keep_mass``) |
+    | ``cart_size`` | 0.1 | [0.005, 1] | m | geom cart size: radius and half-length (in place; mass: ``keep_mass``) |
     | ``pole_mass`` | 5.0186 | [1e-4, 1e4] | kg | body_mass, body_inertia of pole |
     | ``cart_mass`` | 10.472 | [1e-4, 1e4] | kg | body_mass, body_inertia of cart |
     | ``cart_density``, ``pole_density`` | 1000 | [1e-3, 1e6] | kg/m^3 | body_mass, body_inertia |
     | ``slider_damping`` | 1.0 | [0, 1e4] | N*s/m | dof_damping |
     | ``slider_armature`` | 0.0 | [0, 1e3] | kg | dof_armature |
 
-    Lengths and sizes rebuild the model. With ``keep_mass=False`` (default) each body keeps its density, so
-    its mass and inertia follow the new volume: a longer pole is heavier, and the cart of Jiang et al.'s
-    testing range (``cart_size`` 0.025-0.05 m) weighs 0.16-1.3 kg instead of 10.47 kg against the same
-    100 N/unit motor. With ``keep_mass=True`` each body keeps its nominal mass and gets the inertia (and
-    centre of mass) of its new shape: the variant that reproduces Roboschool's generalisation benchmark
-    (geometry changes, masses stay), which Jiang et al. (2021), Table 1, used (presets
-    ``jiang2021/invertedpendulum/...``). A
-    ``_mass`` parameter is the body's mass at nominal geometry and density; mass parameters, densities and
-    (with ``keep_mass=False``) geometry multiply, so ``pole_mass=m`` alone gives a pole of exactly ``m`` kg,
-    and with ``keep_mass=True`` at any length. The bodies never touch anything (``contype=0``), so the env
-    has no friction parameter.
+    Lengths and sizes are written into the compiled model in place, as MuJoCo's compiler would compute them
+    (sizes, frames, bounding boxes, masses, inertias, statistics; equal to an MjSpec rebuild within 1e-12, see
+    ``ModelBuilder.geometry_path``), so a new length costs no recompile. With ``keep_mass=False`` (default)
+    each body keeps its density, so its mass and inertia follow the new volume: a longer pole is heavier, and
+    the cart of Jiang et al.'s testing range (``cart_size`` 0.025-0.05 m) weighs 0.16-1.3 kg instead of
+    10.47 kg against the same 100 N/unit motor. With ``keep_mass=True`` each body keeps its nominal mass and
+    gets the inertia (and centre of mass) of its new shape: the variant that reproduces Roboschool's
+    generalisation benchmark (geometry changes, masses stay), which Jiang et al. (2021), Table 1, used (presets
+    ``jiang2021/invertedpendulum/...``). A ``_mass`` parameter is the body's mass at nominal geometry and
+    density; mass parameters, densities and (with ``keep_mass=False``) geometry multiply, so ``pole_mass=m``
+    alone gives a pole of exactly ``m`` kg, and with ``keep_mass=True`` at any length. The bodies never touch
+    anything (``contype=0``), so the env has no friction parameter.
 
     ## Version History
     - v0: first version, on Gymnasium's InvertedPendulum-v5.

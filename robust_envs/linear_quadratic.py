@@ -15,6 +15,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
+from robust_envs.disturbance import DISTURBANCE_KEY, check_disturbance
+
 MatrixLike = np.ndarray | list | tuple | float
 
 
@@ -36,10 +38,11 @@ class LinearQuadraticGameEnv(gym.Env, EzPickle):
     ``Box(-max_state, max_state, (n,), float64)``: the state ``x``.
 
     ## Disturbance
-    The project's disturbance-channel convention (as ``RobustPendulum-v0``): :attr:`disturbance_space`
+    A :class:`~robust_envs.disturbance.DisturbanceChannel` (as ``RobustPendulum-v0``): :attr:`disturbance_space`
     (``Box(-max_input, max_input, (m_w,))``), :meth:`set_disturbance` sets the ``w`` held in every following step
-    until it is changed, ``reset`` zeroes it, ``info["disturbance"]`` reports it. Its cost ``gamma^2 w^T w``
-    belongs to the learner (Eq. 7), not to the reward.
+    until it is changed (clipped to the box), ``reset`` zeroes it, :attr:`disturbance` and ``info["disturbance"]``
+    report it. :meth:`get_state` is ``[x, w, steps taken]``, so :meth:`set_state` restores the held ``w`` too.
+    Its cost ``gamma^2 w^T w`` belongs to the learner (Eq. 7), not to the reward.
 
     ## Rewards
     The step average of ``-x^T Q x`` (by the Runge-Kutta step) minus ``u^T R u``.
@@ -153,7 +156,7 @@ class LinearQuadraticGameEnv(gym.Env, EzPickle):
         self._x = self.np_random.uniform(-self.init_scale, self.init_scale, size=self.a.shape[0])
         self._w = np.zeros_like(self._w)
         self._steps = 0
-        return self._x.copy(), {"disturbance": self._w.copy()}
+        return self._x.copy(), {DISTURBANCE_KEY: self._w.copy()}
 
     def step(self, action):  # type: ignore[override]
         """Integrate one step with the action and the held disturbance; the reward is the step average of ``r``."""
@@ -175,23 +178,53 @@ class LinearQuadraticGameEnv(gym.Env, EzPickle):
         if terminated:
             self._x = np.clip(self._x, -self.max_state, self.max_state)
         truncated = self._steps >= self.episode_steps
-        return self._x.copy(), reward, terminated, truncated, {"disturbance": self._w.copy()}
+        return self._x.copy(), reward, terminated, truncated, {DISTURBANCE_KEY: self._w.copy()}
 
     def render(self) -> None:
         """The env has no render modes."""
         return None
 
-    def set_disturbance(self, w: np.ndarray) -> None:
+    def set_disturbance(self, w: Any) -> None:
         """
-        :param w: the disturbance of every following step, shape ``disturbance_space.shape``
-        :raises ValueError: wrong shape or non-finite values
+        :param w: the disturbance of every following step, shape ``disturbance_space.shape`` (clipped to it)
+        :raises ValueError: not numbers, wrong shape or non-finite values (the held disturbance is unchanged)
         """
-        value = np.asarray(w, dtype=np.float64)
-        if value.size != self._w.size:
-            raise ValueError(f"Disturbance must have shape {self._w.shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"Disturbance must be finite, got {value}")
-        self._w = np.clip(value.reshape(self._w.shape), self.disturbance_space.low, self.disturbance_space.high)
+        self._w = check_disturbance(w, self.disturbance_space, type(self).__name__)
+
+    @property
+    def disturbance(self) -> np.ndarray:
+        """The held disturbance ``w``, a new array of shape ``(m_w,)``."""
+        return self._w.copy()
+
+    def get_state(self) -> np.ndarray:
+        """:return: ``[x (n), w (m_w), steps taken in the episode]`` as a new flat array."""
+        return np.concatenate((self._x, self._w, [float(self._steps)]))
+
+    def set_state(self, state: Any) -> None:
+        """
+        Resume from a state of :meth:`get_state` (the held disturbance clipped to :attr:`disturbance_space`).
+
+        :raises ValueError: not numbers, wrong shape, NaN or inf, or a step count that is not a whole number >= 0
+            (nothing changes then)
+        """
+        n, m = self._x.size, self._w.size
+        try:
+            values = np.array(state, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or np.asarray(state).dtype.kind not in "biuf":
+            raise ValueError(f"State must be numbers [x, w, steps], got {state!r}")
+        if values.shape != (n + m + 1,):
+            raise ValueError(
+                f"State of shape {values.shape} does not fit: expected ({n + m + 1},) as [x ({n}), w ({m}), steps taken]"
+            )
+        if not np.isfinite(values).all():
+            raise ValueError(f"State must be finite, got {values}")
+        steps = values[-1]
+        if steps < 0 or steps != math.floor(steps):
+            raise ValueError(f"The state's step count must be a whole number >= 0, got {steps}")
+        w = check_disturbance(values[n : n + m], self.disturbance_space, f"the state's w, {type(self).__name__}")
+        self._x, self._w, self._steps = values[:n].copy(), w, int(steps)
 
     def input_gains(self, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:return: ``(B1, B2)`` (constant)."""

@@ -100,14 +100,14 @@ class RobustMujocoEnv(PerturbableEnv):
         """:return: the builder of this env's models (override to add structural edits of the MJCF)."""
         return ModelBuilder(self.fullpath, self.param_space, keep_mass=self._keep_mass)  # type: ignore[attr-defined]
 
-    def _editable_model(self, vector: np.ndarray) -> mujoco.MjModel:
+    def _editable_model(self, vector: np.ndarray, key: bytes | None = None) -> mujoco.MjModel:
         """
         The env's own model for ``vector``, from a pool of up to :attr:`model_pool_size` models.
 
         A setting seen recently (a finite uncertainty set, a grid) is a lookup; a new one rewrites the least
         recently used model in place, geometry included (:meth:`ModelBuilder.pooled_model`).
         """
-        return self._builder.pooled_model(self._pool, vector, self.model_pool_size, self._set_offscreen_size)
+        return self._builder.pooled_model(self._pool, vector, self.model_pool_size, self._set_offscreen_size, key)
 
     def _set_offscreen_size(self, model: mujoco.MjModel) -> None:
         # as MujocoEnv does; harmless on a shared cached model (every env of this builder asks the same)
@@ -122,7 +122,7 @@ class RobustMujocoEnv(PerturbableEnv):
             return
         # In-place edits cost microseconds (mj_setConst included); a geometry seen before is a lookup,
         # a new one a recompile (about 1 ms). Either way no model is copied per reset.
-        model = self._editable_model(vector)
+        model = self._editable_model(vector, key)
         if model is not self.model:
             self._install_model(model)
         self._applied_key = key
@@ -138,10 +138,11 @@ class RobustMujocoEnv(PerturbableEnv):
         self.model = model
         renderer = getattr(self, "mujoco_renderer", None)
         if renderer is not None and renderer.model is not model:
-            renderer.close()
-            # MujocoRenderer keeps a viewer per render mode, each holding the old model's GL context.
-            renderer._viewers = {}
-            renderer.viewer = None
+            if renderer._viewers or renderer.viewer is not None:
+                renderer.close()
+                # MujocoRenderer keeps a viewer per render mode, each holding the old model's GL context.
+                renderer._viewers = {}
+                renderer.viewer = None
             renderer.model = model
 
     # ---- Gymnasium API --------------------------------------------------------------------------

@@ -57,9 +57,9 @@ def apply_geometry(spec: mujoco.MjSpec, edit: GeometryEdit, factor: float) -> No
     """Scale the elements ``edit`` names in ``spec`` by ``factor`` (a geometry parameter's ``value / nominal``)."""
     for name in edit.geom_fromto:
         geom = spec.geom(name)
-        fromto = np.array(geom.fromto, dtype=np.float64)
-        start, end = fromto[:3], fromto[3:]
-        geom.fromto = np.concatenate([start, start + (end - start) * factor])
+        # start + (end - start) * factor per coordinate, in Python floats (numpy's arithmetic, bit for bit)
+        s0, s1, s2, e0, e1, e2 = np.asarray(geom.fromto, dtype=np.float64).tolist()
+        geom.fromto = np.array([s0, s1, s2, s0 + (e0 - s0) * factor, s1 + (e1 - s1) * factor, s2 + (e2 - s2) * factor])
     for name in edit.geom_size:
         geom = spec.geom(name)
         geom.size = np.array(geom.size, dtype=np.float64) * factor
@@ -379,6 +379,13 @@ def _size(index: slice | np.ndarray) -> int:
     return index.stop - index.start if isinstance(index, slice) else len(index)
 
 
+def _put(array: np.ndarray, rows: list[int], values: list[Any]) -> None:
+    # array[rows] = values, row by row: for the few rows of a reshaped body this costs half of numpy's fancy
+    # assignment, which converts the nested list to an array first
+    for row, value in zip(rows, values, strict=True):
+        array[row] = value
+
+
 class _BVElement(NamedTuple):
     order: int  # position among the body's colliding geoms (the compiler's tie-break)
     id: int
@@ -479,11 +486,11 @@ class InPlaceGeometry:
         self._mass_scale = mass_scale
         self._bounds = bounds
         self._group_range = group_range
-        # index arrays, or slices where contiguous (a slice assignment costs a third of a fancy one)
-        self._geom_ids = _index([g.id for g in geoms])
-        self._body_ids = _index([b.id for b in bodies if b.infer])
-        nodes = [i for b in bodies if b.bvh >= 0 for i in range(b.bvh, b.bvh + int(nominal.body_bvhnum[b.id]))]
-        self._bvh_ids = _index(nodes)
+        # the rows write() fills, as lists (_put writes row by row); body_ids as an index array or a slice
+        self._geom_rows = [g.id for g in geoms]
+        self._body_rows = [b.id for b in bodies if b.infer]
+        self._body_ids = _index(self._body_rows)
+        self._bvh_rows = [i for b in bodies if b.bvh >= 0 for i in range(b.bvh, b.bvh + int(nominal.body_bvhnum[b.id]))]
         # what setStat reads besides the positions: (joint, body) for each joint's body and its parent (the world's
         # size is never used), (geom, body) for geoms with a radius outside the world, the radii of planes
         joints = nominal.jnt_bodyid.tolist()
@@ -495,7 +502,15 @@ class InPlaceGeometry:
         plane_size = np.maximum(nominal.geom_size[planes, 0], nominal.geom_size[planes, 1])
         self._planes = list(zip(planes.tolist(), np.where(plane_size > 0, plane_size * 0.1, 0.01).tolist(), strict=True))
         self._armature = nominal.dof_armature.copy()
-        self._pos_ids = {kind: _index([i for k, _, i in positions if k == kind]) for kind in ("body", "site", "camera")}
+        # where the diagonal of the inertia matrix lies in MjData.M (compressed rows, the diagonal last in each)
+        self._diagonal = (nominal.M_rowadr + nominal.M_rownnz - 1).tolist()
+        self._armature_list = self._armature.tolist()
+        self._simple_dofs = bool(nominal.dof_simplenum.any())
+        self._pos_rows = tuple(
+            (field, [i for k, _, i in positions if k == kind], [(k, name) for k, name, _ in positions if k == kind])
+            for kind, field in (("body", "body_pos"), ("site", "site_pos"), ("camera", "cam_pos"))
+            if any(k == kind for k, _, _ in positions)
+        )
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
@@ -689,6 +704,11 @@ class InPlaceGeometry:
         """The bodies whose mass and inertia follow the geometry, in the order :meth:`write` returns them."""
         return self._body_ids
 
+    @property
+    def body_rows(self) -> list[int]:
+        """:attr:`body_ids` as a list (do not modify it)."""
+        return self._body_rows
+
     def write(self, model: mujoco.MjModel, values: SpecValues) -> tuple[list[float], list[list[float]]]:
         """
         Write the compiled geometry of ``values`` into ``model`` (a copy of the nominal model, perhaps edited before).
@@ -709,13 +729,12 @@ class InPlaceGeometry:
             quats.append(quat)
             aabbs.append(aabb)
             rbounds.append(rbound)
-        ids = self._geom_ids
-        if _size(ids):
-            model.geom_size[ids] = sizes
-            model.geom_pos[ids] = poses
-            model.geom_quat[ids] = quats
-            model.geom_aabb[ids] = aabbs
-            model.geom_rbound[ids] = rbounds
+        rows = self._geom_rows
+        _put(model.geom_size, rows, sizes)
+        _put(model.geom_pos, rows, poses)
+        _put(model.geom_quat, rows, quats)
+        _put(model.geom_aabb, rows, aabbs)
+        _put(model.geom_rbound, rows, rbounds)
         masses: list[float] = []
         inertias: list[list[float]] = []
         iposes, iquats, nodes = [], [], []
@@ -734,20 +753,16 @@ class InPlaceGeometry:
                 nodes.extend(aabb)
                 if len(aabb) > 1:
                     topology.append((b.bvh, child, nodeid, depth))
-        if _size(self._body_ids):
-            model.body_ipos[self._body_ids] = iposes
-            model.body_iquat[self._body_ids] = iquats
-        if _size(self._bvh_ids):
-            model.bvh_aabb[self._bvh_ids] = nodes
+        _put(model.body_ipos, self._body_rows, iposes)
+        _put(model.body_iquat, self._body_rows, iquats)
+        _put(model.bvh_aabb, self._bvh_rows, nodes)
         for start, child, nodeid, depth in topology:
             end = start + len(child)
             model.bvh_child[start:end] = child
             model.bvh_nodeid[start:end] = nodeid
             model.bvh_depth[start:end] = depth
-        for kind, field in (("body", "body_pos"), ("site", "site_pos"), ("camera", "cam_pos")):
-            ids = self._pos_ids[kind]
-            if _size(ids):
-                getattr(model, field)[ids] = [values.get(k, name).pos for k, name, _ in self._positions if k == kind]
+        for field, rows, keys in self._pos_rows:
+            _put(getattr(model, field), rows, [values.get(*key).pos for key in keys])
         return masses, inertias
 
     def scaled(self, masses: list[float], inertias: list[list[float]]) -> tuple[list[float], list[list[float]]]:
@@ -770,8 +785,9 @@ class InPlaceGeometry:
 
         The compiler computes the statistics once, from the masses it infers and the nominal armature; ``mj_setConst``
         leaves them alone, so later mass edits do not change them (as in a model compiled through MjSpec and
-        edited). Values the MJCF's ``<statistic>`` sets stay. Overwrites ``model``'s masses, inertias and
-        armatures (the caller writes its own next) and ``data``.
+        edited). Values the MJCF's ``<statistic>`` sets stay. Overwrites ``model``'s masses and inertias (the
+        caller writes its own next) and ``data``; leaves its armatures as they are (and, without "simple" dofs,
+        its derived constants: see :meth:`_inertia_diagonal`).
 
         :param model: a model whose geometry :meth:`write` wrote
         :param data: scratch data of that model
@@ -780,11 +796,7 @@ class InPlaceGeometry:
         """
         model.body_mass[:] = raw_mass
         model.body_inertia[:] = raw_inertia
-        model.dof_armature[:] = self._armature
-        # mj_setConst computes the inertia matrix at qpos0: its diagonal is dof_M0
-        mujoco.mj_setConst(model, data)
-        data.qpos[:] = model.qpos0
-        mujoco.mj_kinematics(model, data)
+        diagonal = self._inertia_diagonal(model, data)
         # plain Python on lists: these models are small, and numpy's per-call cost would dominate
         xipos, gxpos, anchors = data.xipos.tolist(), data.geom_xpos.tolist(), data.xanchor.tolist()
         radius = model.geom_rbound.tolist()
@@ -823,7 +835,35 @@ class InPlaceGeometry:
         if nbody > 1 and not fixed[2]:
             stat.meanmass = math.fsum(raw_mass[1:].tolist()) / (nbody - 1)
         if model.nv and not fixed[1]:
-            stat.meaninertia = math.fsum(model.dof_M0.tolist()) / model.nv
+            stat.meaninertia = math.fsum(diagonal) / model.nv
+
+    def _inertia_diagonal(self, model: mujoco.MjModel, data: mujoco.MjData) -> list[float]:
+        """
+        The compiler's ``dof_M0``: the diagonal of the inertia matrix at ``qpos0`` with the model's masses and the
+        nominal armature. Leaves ``data`` at the kinematics of ``qpos0``, and the model's armatures as they are.
+
+        mj_crb computes that matrix at a fraction of what mj_setConst costs, but it copies the rows of "simple" dofs
+        (a free body's) from ``dof_M0``, a constant of mj_setConst: models with such dofs run mj_setConst (the
+        caller's own mj_setConst then replaces the constants it computes).
+        """
+        armature = model.dof_armature
+        edited = armature.tolist() != self._armature_list
+        if edited:
+            armature = armature.copy()
+            model.dof_armature[:] = self._armature
+        if self._simple_dofs:
+            mujoco.mj_setConst(model, data)
+            diagonal = model.dof_M0.tolist()
+        data.qpos[:] = model.qpos0
+        mujoco.mj_kinematics(model, data)
+        if not self._simple_dofs:
+            mujoco.mj_comPos(model, data)
+            mujoco.mj_crb(model, data)
+            inertia_matrix = data.M.tolist()
+            diagonal = [inertia_matrix[i] for i in self._diagonal]
+        if edited:
+            model.dof_armature[:] = armature
+        return diagonal
 
     def _compile_geom(
         self, g: _GeomInfo, element: _Element
@@ -1002,6 +1042,10 @@ class ModelBuilder:
         self.param_space = param_space
         self._geometry_idx = np.array(param_space.indices_of_kind("geometry"), dtype=np.intp)
         self._geometry_edits = tuple(param_space.specs[i].geometry for i in self._geometry_idx)
+        # (edit, position, nominal value) of each geometry parameter
+        self._geometry_nominal = tuple(
+            (param_space.specs[i].geometry, int(i), float(param_space.nominal[i])) for i in self._geometry_idx
+        )
         self._other_idx = np.setdiff1d(np.arange(len(param_space.specs)), self._geometry_idx)
         # the mass factors of the last non-geometry parameters edited: (their bytes, factor per body)
         self._factors: tuple[bytes, np.ndarray] | None = None
@@ -1016,14 +1060,16 @@ class ModelBuilder:
         self._nominal_model: mujoco.MjModel | None = None
         # masses and inertias of the last geometry written in place: (geometry bytes, body_mass, body_inertia)
         self._base: tuple[bytes, np.ndarray, np.ndarray] | None = None
-        # body masses and inertias as the compiler infers them, and as the model has them (before parameter edits)
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # body masses and inertias as the compiler infers them, and as the model has them (before parameter edits);
+        # the nominal masses of the reshaped bodies
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float]] | None = None
 
     # ---- geometry --------------------------------------------------------------------------------------
     def geometry_key(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
         """:return: the ``(edit, factor)`` pairs of the geometry parameters of ``vector``."""
-        factors = (vector[self._geometry_idx] / self._nominal[self._geometry_idx]).tolist()
-        return tuple(zip(self._geometry_edits, factors, strict=True))
+        # Python floats: the quotients numpy computes, without its per-call cost
+        values = vector.tolist()
+        return tuple((edit, values[i] / nominal) for edit, i, nominal in self._geometry_nominal)
 
     def geometry_edits(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
         """:return: the edits :meth:`pristine` applies for ``vector``, with their amounts (identities left out)."""
@@ -1104,28 +1150,30 @@ class ModelBuilder:
         for edit, amount in edits:
             self.edit_values(values, edit, amount)
         raw_masses, raw_inertias = writer.write(model, values)
-        ids = writer.body_ids
+        rows = writer.body_rows
         if self._arrays is None:
-            self._arrays = (*writer.raw_nominal(), writer.nominal.body_mass.copy(), writer.nominal.body_inertia.copy())
-        raw_mass, raw_inertia, mass, inertia = self._arrays
-        if _size(ids):
-            raw_mass[ids] = raw_masses
-            raw_inertia[ids] = raw_inertias
+            self._arrays = (
+                *writer.raw_nominal(),
+                writer.nominal.body_mass.copy(),
+                writer.nominal.body_inertia.copy(),
+                writer.nominal.body_mass[rows].tolist(),
+            )
+        raw_mass, raw_inertia, mass, inertia, nominal = self._arrays
+        _put(raw_mass, rows, raw_masses)
+        _put(raw_inertia, rows, raw_inertias)
         if self._scratch is None:
             self._scratch = mujoco.MjData(model)
         writer.set_stat(model, self._scratch, raw_mass, raw_inertia)
         masses, inertias = writer.scaled(raw_masses, raw_inertias)
         if self.keep_mass:
             # keep_body_masses on the reshaped bodies (every other body has the factor 1 exactly)
-            nominal = writer.nominal.body_mass[ids].tolist()
             inertias = [
                 [i * (n / m) for i in inertia] if m > 0 else inertia
                 for n, m, inertia in zip(nominal, masses, inertias, strict=True)
             ]
             masses = nominal
-        if _size(ids):
-            mass[ids] = masses
-            inertia[ids] = inertias
+        _put(mass, rows, masses)
+        _put(inertia, rows, inertias)
         return mass, inertia
 
     def write(self, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None) -> None:
@@ -1142,14 +1190,16 @@ class ModelBuilder:
         held = self._nominal if previous is None else previous
         reshaped = self.geometry_bytes(held) != geometry
         base = self._base
-        if reshaped or base is None or base[0] != geometry:
+        written = reshaped or base is None or base[0] != geometry
+        if written:
             mass, inertia = self._write_geometry(model, vector)
             base = self._base = (geometry, mass, inertia)
         others = vector[self._other_idx].tobytes()
         # the other parameters as the model has them already: only masses and inertias follow the new geometry
         same = previous is not None and previous[self._other_idx].tobytes() == others
         friction = self.nominal_model().geom_friction
-        self._edit_params(model, base[1], base[2], friction, vector, None if reshaped else held, others if same else None)
+        # after a geometry write the derived constants are recomputed (set_stat may have replaced them)
+        self._edit_params(model, base[1], base[2], friction, vector, None if written else held, others if same else None)
 
     # ---- models -----------------------------------------------------------------------------------------
     def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
@@ -1182,7 +1232,12 @@ class ModelBuilder:
         return model
 
     def pooled_model(
-        self, pool: ModelPool, vector: np.ndarray, size: int, on_new: Callable[[mujoco.MjModel], None]
+        self,
+        pool: ModelPool,
+        vector: np.ndarray,
+        size: int,
+        on_new: Callable[[mujoco.MjModel], None],
+        key: bytes | None = None,
     ) -> mujoco.MjModel:
         """
         An env's own model for ``vector``, from its pool of up to ``size`` models (see :meth:`pooled`).
@@ -1191,8 +1246,15 @@ class ModelBuilder:
         :param vector: a validated parameter vector
         :param size: the most models the pool holds
         :param on_new: called with each new copy (the env's own settings, such as the offscreen buffer size)
+        :param key: ``vector.tobytes()``, where the caller has it already
         :return: the env's model for ``vector`` (perhaps the one the env runs now, rewritten: call it at reset)
         """
+        if key is None:
+            key = vector.tobytes()
+        entry = pool.get(key)
+        if entry is not None:  # a setting in the pool (a finite set's member): a lookup, as in pooled
+            pool.move_to_end(key)
+            return entry[0]
 
         def wrap(model: mujoco.MjModel) -> mujoco.MjModel:
             on_new(model)

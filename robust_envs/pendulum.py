@@ -11,6 +11,7 @@ from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
 from robust_envs.core import PerturbableEnv
+from robust_envs.disturbance import DISTURBANCE_KEY, check_disturbance
 from robust_envs.params import ParamsLike, ParamSpace, ParamSpec
 
 #: Layout of :meth:`RobustPendulumEnv.get_state`: angle (unwrapped, rad, 0 = upright), angular velocity
@@ -75,11 +76,14 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
     ``theta`` wrapped to ``[-pi, pi)`` (rad) and ``theta_dot`` in rad/s. ``theta = 0`` is upright.
 
     ## Disturbance
+    The env is a :class:`~robust_envs.disturbance.DisturbanceChannel`:
     ``disturbance_space = Box(-max_disturbance, max_disturbance, (1,), float64)`` (default 5.0 N*m).
     :meth:`set_disturbance` sets the torque ``w`` that is added at the joint in every following step until it
-    is changed; ``reset`` sets it to zero. Values outside the box are clipped; ``info["disturbance"]`` reports
-    the ``w`` applied during the step. The reward does **not** contain the disturbance cost: an
-    H-infinity learner adds its own ``gamma^2 w^2`` (Eq. 7).
+    is changed; ``reset`` sets it to zero. Values outside the box are clipped (bad values raise ``ValueError``);
+    :attr:`disturbance` is the held value and ``info["disturbance"]`` reports the ``w`` applied during the step.
+    The held ``w`` is entry 2 of :meth:`get_state`, so :meth:`set_state` restores it and
+    :meth:`sample_next_states` steps each state under its own ``w``. The reward does **not** contain the
+    disturbance cost: an H-infinity learner adds its own ``gamma^2 w^2`` (Eq. 7).
 
     ## Rewards
     The paper's reward (Eq. 15), ``r = cos(theta) - 1 - 0.04 T^2`` (``control_cost = 0.04``, ``T`` in N*m), as a rate
@@ -231,7 +235,7 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         theta = self.np_random.uniform(-math.pi, math.pi)
         self._state = np.array([theta, 0.0, 0.0, 0.0])
         observation = self._observation(self._state[0], self._state[1])
-        return observation, {"params": self.params, "disturbance": np.zeros(1)}
+        return observation, {"params": self.params, DISTURBANCE_KEY: np.zeros(1)}
 
     def step(self, action):  # type: ignore[override]
         """
@@ -248,7 +252,7 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         disturbance = self._state[2]
         self._state = np.array([theta[0], theta_dot[0], disturbance, self._state[3] + self.dt])
         observation = self._observation(self._state[0], self._state[1])
-        info = {"params": self.params, "disturbance": np.array([disturbance]), "torque": float(torque[0])}
+        info = {"params": self.params, DISTURBANCE_KEY: np.array([disturbance]), "torque": float(torque[0])}
         return observation, float(reward), False, False, info
 
     def render(self) -> np.ndarray | None:
@@ -266,19 +270,18 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         return image
 
     # ---- disturbance channel ---------------------------------------------------------------------
-    def set_disturbance(self, w: np.ndarray) -> None:
+    def set_disturbance(self, w: Any) -> None:
         """
         Set the disturbance torque of every following step (until changed; ``reset`` zeroes it).
 
-        :param w: shape (1,) (or a scalar), in N*m; clipped to :attr:`disturbance_space`
-        :raises ValueError: wrong shape, NaN or inf
+        The :class:`~robust_envs.disturbance.DisturbanceChannel` rule: validated by
+        :func:`~robust_envs.disturbance.check_disturbance`, clipped to :attr:`disturbance_space`.
+
+        :param w: shape (1,) (or a scalar), in N*m
+        :raises ValueError: not numbers, wrong shape, NaN or inf (the held disturbance is unchanged)
         """
-        value = np.asarray(w, dtype=np.float64)
-        if value.size != 1 or value.ndim > 1:
-            raise ValueError(f"Disturbance must have shape (1,) (one torque in N*m), got shape {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"Disturbance must be finite, got {value}")
-        self._state[2] = float(np.clip(value.reshape(()), -self.max_disturbance, self.max_disturbance))
+        value = check_disturbance(w, self.disturbance_space, "RobustPendulum-v0 (one torque in N*m)")
+        self._state[2] = float(value[0])
 
     @property
     def disturbance(self) -> np.ndarray:
@@ -321,8 +324,14 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         return self._clip_action(values, n)
 
     def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
-        """The rows of :meth:`sample_next_states`, vectorised; the held disturbance is part of each state."""
+        """
+        The rows of :meth:`sample_next_states`, vectorised; the held disturbance is part of each state, clipped to
+        :attr:`disturbance_space` as :meth:`set_state` clips it (so a row steps as ``set_state`` then ``step`` does).
+        """
         vector_rows = np.tile(vectors, (states.shape[0] // vectors.shape[0], 1))
+        if np.any(np.abs(states[:, 2]) > self.max_disturbance):
+            states = states.copy()
+            states[:, 2] = np.clip(states[:, 2], -self.max_disturbance, self.max_disturbance)
         theta, theta_dot, angle_reward = self._integrate(states, actions, vector_rows)
         rewards = angle_reward - self.control_cost * actions**2
         final = np.stack((theta, theta_dot, states[:, 2], states[:, 3] + self.dt), axis=-1)

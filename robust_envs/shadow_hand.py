@@ -163,13 +163,15 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
 
     | parameter | nominal | bounds | unit | edits |
     |---|---|---|---|---|
-    | ``cube_half_width`` | 0.025 | [0.005, 0.1] | m | sizes of geoms object, object_hidden, target (rebuild; mass: below) |
+    | ``cube_half_width`` | 0.025 | [0.005, 0.1] | m | sizes of geoms object, object_hidden, target (in place; mass: below) |
     | ``cube_density`` | 567 | [1, 1e5] | kg/m^3 | body_mass, body_inertia of object |
     | ``friction`` | 1.0 | [0, 100] | 1 (factor) | geom_friction[:, 0] of every geom |
 
     ``cube_half_width`` is the paper's "half-cube width" (Table 3: uncertainty set 0.025, 0.022, 0.02 m,
     hold-out 0.021, 0.018, 0.015 m; presets ``mankowitz2020/shadowhand/uncertainty`` and ``.../holdout``).
-    The cube's collision box, its visual box and the goal's display box scale together. The MJCF gives the
+    The cube's collision box, its visual box and the goal's display box scale together, written into the
+    compiled model in place (sizes, bounding boxes, the cube's mass and inertia, the statistics; equal to an
+    MjSpec rebuild within 1e-12, ``ModelBuilder.geometry_path`` is ``"in place"``): no recompile. The MJCF gives the
     collision box ``density="567"`` and the visual box ``mass="0"``, so the cube's mass is inferred from its
     volume: with ``keep_mass=False`` (default) it is that of the new volume at the MJCF's density,
     ``567 (2 w)^3`` kg; with ``keep_mass=True`` it stays at the nominal cube's ``567 (0.05)^3 = 0.0709`` kg.

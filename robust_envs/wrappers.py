@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from robust_envs.core import PerturbableEnv
+from robust_envs.core import NextStates, PerturbableEnv, as_number_array
+from robust_envs.disturbance import DISTURBANCE_KEY, check_disturbance, find_disturbance_channel
+from robust_envs.evaluation.policies import as_policy
 from robust_envs.uncertainty import UncertaintySet
 
 #: The ``info`` keys :class:`PerturbedTransitions` writes at every step (one definition for every consumer).
@@ -99,6 +103,9 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         An explicit ``options["params"]`` is refused (it would be overridden). A refused reset draws nothing: the
         wrapper's generator is as it was.
         """
+        if options is None and seed is None:
+            # auto-resets: nothing to check, and nothing to restore (a refusal could only come from other options)
+            return self.env.reset(options={"params": self._draw(self._rng, self._base.base_params)})
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")
         if options and "params" in options:
@@ -171,15 +178,39 @@ class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return observation, reward, terminated, truncated, info
 
 
+@contextmanager
+def _forces_on(base: Any, bodies: Sequence[str], w: np.ndarray) -> Iterator[None]:
+    """Hold the planar forces ``w`` (x, z per body) in ``xfrc_applied`` of ``base`` for the duration, then zero them."""
+    # The body ids are looked up each time: a geometry change at reset may install another model.
+    ids = [base.model.body(b).id for b in bodies]
+    forces = w.reshape(-1, 2)
+    base.data.xfrc_applied[ids, 0] = forces[:, 0]
+    base.data.xfrc_applied[ids, 2] = forces[:, 1]
+    try:
+        yield
+    finally:
+        base.data.xfrc_applied[ids] = 0.0
+
+
 class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     An adversarial force on named bodies: the second player of RARL (Pinto et al. 2017) and of the H-infinity game.
 
-    The disturbance convention of the project: ``disturbance_space`` (a Box) and ``set_disturbance(w)``,
-    which holds ``w`` for every following step until changed (zero after ``reset``); ``info["disturbance"]``
-    reports the ``w`` applied. Here ``w`` holds a planar force (x, z) in newtons per body, written to
-    ``xfrc_applied`` during the step. Drive it with :class:`DisturbedByPolicy` (protagonist training) or
-    :class:`DisturberEnv` (training the adversary with any SB3 algorithm).
+    A :class:`~robust_envs.disturbance.DisturbanceChannel` (its rules: validation, clipping, state):
+    ``disturbance_space`` (a Box), ``set_disturbance(w)``, which holds ``w`` for every following step until changed
+    (zero after ``reset``), and :attr:`disturbance`; ``info["disturbance"]`` reports the ``w`` applied. Here ``w``
+    holds a planar force (x, z) in newtons per body, written to ``xfrc_applied`` during the step. Drive it with
+    :class:`DisturbedByPolicy` (protagonist training), :class:`DisturberEnv` (training the adversary with any SB3
+    algorithm) or ``robust_sb3.rrl.RRL``; each finds it through any wrappers around it
+    (:func:`~robust_envs.disturbance.find_disturbance_channel`).
+
+    **State and next-state sampling.** :meth:`get_state` is the wrapped env's state followed by the held forces
+    (:attr:`state_size` = the env's + ``2 * n_bodies``); :meth:`set_state` restores both. :meth:`sample_next_states`
+    takes states of that layout and steps each under the forces it holds, exactly as :meth:`step` does: sample
+    under a disturbance by putting it in the states (``set_disturbance(w)`` then ``get_state()``, or write the last
+    ``2 * n_bodies`` entries). Rows without force use the env's batched sampler; rows with a force are stepped one
+    by one on a private copy of the env (its ``reset`` with the row's parameters, ``set_state``, the force, ``step``).
+    The ``env.unwrapped`` methods of the same names know nothing of the force.
 
     :param env: a robust MuJoCo env
     :param bodies: names of the bodies pushed (one name may be given as a plain string)
@@ -206,25 +237,101 @@ class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(f"max_force must be positive and finite, got {max_force}")
         gym.utils.RecordConstructorArgs.__init__(self, bodies=list(bodies), max_force=float(max_force))
         super().__init__(env)
+        self._base = base
         self.bodies = tuple(bodies)
         self.max_force = float(max_force)
         self.disturbance_space = spaces.Box(-self.max_force, self.max_force, shape=(2 * len(self.bodies),), dtype=np.float32)
         self._w = np.zeros(self.disturbance_space.shape, dtype=np.float64)
+        self._scratch: Any = None  # the private copy of the env that steps sampled rows under a force
 
-    def set_disturbance(self, w: np.ndarray) -> None:
+    def _owner(self) -> str:
+        return f"ForceDisturbance on {self.bodies} (x, z per body, |f| <= {self.max_force} N)"
+
+    # ---- the disturbance channel ---------------------------------------------------------------------
+    @property
+    def disturbance(self) -> np.ndarray:
+        """The held forces (x, z per body, N), a new array of ``disturbance_space.shape``."""
+        return self._w.copy()
+
+    def set_disturbance(self, w: Any) -> None:
         """
         :param w: (2 * n_bodies,) forces (x, z per body), clipped to ``max_force``
-        :raises ValueError: wrong shape or non-finite values
+        :raises ValueError: not numbers, wrong shape or non-finite values (the held forces are unchanged)
         """
-        w = np.asarray(w, dtype=np.float64)
-        if w.shape != self.disturbance_space.shape:
-            raise ValueError(
-                f"Disturbance of shape {w.shape} does not fit {self.disturbance_space.shape} (x, z per body {self.bodies})"
-            )
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"Disturbance must be finite, got {w}")
-        self._w = np.clip(w, -self.max_force, self.max_force)
+        self._w = check_disturbance(w, self.disturbance_space, self._owner())
 
+    # ---- state ---------------------------------------------------------------------------------------
+    @property
+    def state_size(self) -> int:
+        """Length of :meth:`get_state`: the wrapped env's state and ``2 * n_bodies`` forces."""
+        return int(self._base.state_size) + self._w.size
+
+    def get_state(self) -> np.ndarray:
+        """:return: the wrapped env's ``get_state()`` followed by the held forces, as a new flat array."""
+        return np.concatenate((self._base.get_state(), self._w))
+
+    def set_state(self, state: np.ndarray) -> None:
+        """
+        Resume from a state of :meth:`get_state`: the env's state and the held forces (clipped to ``max_force``).
+
+        :raises TypeError: ``None`` or something that is not numbers
+        :raises ValueError: wrong shape, NaN or inf, or a state the env refuses (nothing changes then)
+        """
+        state = as_number_array(state, "state")
+        if state.shape != (self.state_size,):
+            raise ValueError(
+                f"State of shape {state.shape} does not fit {self._owner()}: expected ({self.state_size},) as get_state() "
+                f"returns, the env's {self.state_size - self._w.size} entries then the {self._w.size} forces"
+            )
+        w = check_disturbance(state[-self._w.size :], self.disturbance_space, f"the state's last entries, {self._owner()}")
+        self._base.set_state(state[: -self._w.size])
+        self._w = w
+
+    def sample_next_states(self, states: np.ndarray | None, actions: np.ndarray, params: Any = None) -> NextStates:
+        """
+        One step from each of N states (of :meth:`get_state`, forces included) under each of K parameter vectors,
+        each under the forces its state holds, without touching the episode; equal to :meth:`step` from that state.
+
+        :param states: (N, state_size) states of :meth:`get_state`, or ``None`` for the current state (N = 1)
+        :param actions: N actions, as the env's ``sample_next_states`` takes them
+        :param params: the K parameter vectors, as the env's ``sample_next_states`` takes them
+        :return: :class:`~robust_envs.core.NextStates` with leading axes (N, K); next states in the layout of
+            :meth:`get_state`, holding the same forces
+        """
+        size, d = self.state_size, self._w.size
+        rows = self.get_state()[None, :] if states is None else np.atleast_2d(as_number_array(states, "states"))
+        if rows.ndim != 2 or rows.shape[1] != size:
+            raise ValueError(
+                f"states must have shape (N, {size}) as get_state() returns (the env's {size - d} entries then the "
+                f"{d} forces of {self._owner()}), got {rows.shape}"
+            )
+        forces = np.array([check_disturbance(w, self.disturbance_space, self._owner()) for w in rows[:, -d:]])
+        physics = rows[:, :-d]
+        vectors = self._base.resolve_param_batch(params)
+        # the env's batched sampler checks the states and actions, and is the answer for rows without force
+        result = self._base.sample_next_states(physics, actions, vectors)
+        n, k = result.rewards.shape
+        observations, rewards, terminated, final = (np.array(a) for a in result)
+        pushed = np.flatnonzero(forces.reshape(n, d).any(axis=1))
+        if pushed.size:
+            action_rows = np.asarray(actions).reshape(n, *self.action_space.shape)
+            scratch = self._scratch_env()
+            for j, vector in enumerate(vectors):
+                scratch.reset(options={"params": vector})
+                for i in pushed:
+                    scratch.set_state(physics[i])
+                    with _forces_on(scratch, self.bodies, forces[i]):
+                        observations[i, j], rewards[i, j], terminated[i, j], _, _ = scratch.step(action_rows[i])
+                    final[i, j] = scratch.get_state()
+        held = np.broadcast_to(forces.reshape(n, 1, d), (n, k, d))
+        return NextStates(observations, rewards, terminated, np.concatenate((final, held), axis=2))
+
+    def _scratch_env(self) -> Any:
+        if self._scratch is None:
+            self._scratch = copy.deepcopy(self._base)
+        return self._scratch
+
+    # ---- Gymnasium API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset; the disturbance returns to zero."""
         self._w = np.zeros_like(self._w)
@@ -232,35 +339,17 @@ class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action):
         """Step with the held forces applied to the bodies' centres of mass."""
-        base = self.env.unwrapped
-        # The body ids are looked up per step: a geometry change at reset recompiles the model.
-        ids = [base.model.body(b).id for b in self.bodies]
-        forces = self._w.reshape(-1, 2)
-        base.data.xfrc_applied[ids, 0] = forces[:, 0]
-        base.data.xfrc_applied[ids, 2] = forces[:, 1]
-        try:
+        with _forces_on(self._base, self.bodies, self._w):
             observation, reward, terminated, truncated, info = self.env.step(action)
-        finally:
-            base.data.xfrc_applied[ids] = 0.0
-        info["disturbance"] = self._w.copy()
+        info[DISTURBANCE_KEY] = self._w.copy()
         return observation, reward, terminated, truncated, info
 
-
-def _disturbance_channel(env: gym.Env) -> tuple[spaces.Box, Callable[[np.ndarray], None]]:
-    try:
-        return env.get_wrapper_attr("disturbance_space"), env.get_wrapper_attr("set_disturbance")
-    except AttributeError as error:
-        raise ValueError(
-            f"{env} has no disturbance channel (disturbance_space and set_disturbance); wrap it in ForceDisturbance first"
-        ) from error
-
-
-def _act(agent: Any, observation: np.ndarray) -> np.ndarray:
-    """:return: the agent's action: an SB3 model's deterministic ``predict``, or a plain callable's output."""
-    if hasattr(agent, "predict"):
-        action, _ = agent.predict(observation, deterministic=True)
-        return np.asarray(action)
-    return np.asarray(agent(observation))
+    def close(self) -> None:
+        """Close the env and the private copy that samples under a force."""
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        super().close()
 
 
 class _TwoPlayerWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -268,7 +357,8 @@ class _TwoPlayerWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self._space, self._set = _disturbance_channel(env)
+        #: the disturbance channel this wrapper drives (:func:`~robust_envs.disturbance.find_disturbance_channel`)
+        self.channel = find_disturbance_channel(env)
         self._obs: np.ndarray | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -286,18 +376,23 @@ class DisturbedByPolicy(_TwoPlayerWrapper):
     """
     Let a fixed adversary set the disturbance before every step, so the protagonist trains with any SB3 algorithm.
 
-    :param env: an env with a disturbance channel (:class:`ForceDisturbance`, RobustPendulum)
-    :param adversary: ``obs -> w`` callable, or an SB3 model (its ``predict`` is used, deterministic)
+    :param env: an env with a disturbance channel anywhere in its wrapper chain (:class:`ForceDisturbance`,
+        RobustPendulum; see :func:`~robust_envs.disturbance.find_disturbance_channel`)
+    :param adversary: ``obs -> w`` callable, or an SB3 model (its ``predict`` is used, deterministic), as
+        :func:`~robust_envs.evaluation.policies.as_policy` takes it
+    :raises ValueError: the env has no disturbance channel
+    :raises TypeError: the adversary is neither callable nor has ``predict``
     """
 
     def __init__(self, env: gym.Env, adversary: Any) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, adversary=adversary)
         super().__init__(env)
         self.adversary = adversary
+        self._adversary = as_policy(adversary)
 
     def step(self, action):
         """The adversary's disturbance, then the protagonist's action."""
-        self._set(_act(self.adversary, self._last_observation()))
+        self.channel.set_disturbance(self._adversary(self._last_observation()))
         self._obs, reward, terminated, truncated, info = self.env.step(action)
         return self._obs, reward, terminated, truncated, info
 
@@ -306,19 +401,23 @@ class DisturberEnv(_TwoPlayerWrapper):
     """
     The adversary's view: actions are disturbances, the protagonist is fixed, rewards are negated (zero-sum, as in RARL).
 
-    :param env: an env with a disturbance channel
-    :param protagonist: ``obs -> action`` callable, or an SB3 model (deterministic ``predict``)
+    :param env: an env with a disturbance channel anywhere in its wrapper chain
+    :param protagonist: ``obs -> action`` callable, or an SB3 model (deterministic ``predict``), as
+        :func:`~robust_envs.evaluation.policies.as_policy` takes it
+    :raises ValueError: the env has no disturbance channel
+    :raises TypeError: the protagonist is neither callable nor has ``predict``
     """
 
     def __init__(self, env: gym.Env, protagonist: Any) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, protagonist=protagonist)
         super().__init__(env)
-        self.action_space = self._space
+        self.action_space = self.channel.disturbance_space
         self.protagonist = protagonist
+        self._protagonist = as_policy(protagonist)
 
     def step(self, action):
         """Apply the disturbance ``action``, let the protagonist act, and return the negated reward."""
         observation = self._last_observation()
-        self._set(np.asarray(action))
-        self._obs, reward, terminated, truncated, info = self.env.step(_act(self.protagonist, observation))
+        self.channel.set_disturbance(action)
+        self._obs, reward, terminated, truncated, info = self.env.step(self._protagonist(observation))
         return self._obs, -float(reward), terminated, truncated, info

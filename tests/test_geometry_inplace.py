@@ -292,3 +292,21 @@ def test_the_mjspec_path_still_pools_and_matches():
         vector = env.param_vector
         assert differences(env.model, rebuilt(builder, vector)) == {}
     assert len(env._pool) == env.model_pool_size
+
+
+def test_fixed_armature_survives_in_place_geometry_draws():
+    # regression: with a non-nominal armature held fixed and new geometry at each reset, the in-place writer once
+    # left the nominal armature (0) in the model while info["params"] reported 0.1
+    import gymnasium as gym
+    import numpy as np
+
+    from robust_envs.presets import get_preset
+
+    env = gym.make("RobustInvertedPendulum-v0", params={"slider_armature": 0.1}).unwrapped
+    env.reset(seed=0)
+    draw = get_preset("jiang2021/invertedpendulum/train").vector_sampler(env.param_space)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        env.reset(options={"params": draw(rng, env.base_params)})
+        assert env.model.dof_armature[0] == 0.1
+        assert env.params["slider_armature"] == 0.1

@@ -7,6 +7,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.wrappers import OrderEnforcing, TimeLimit
+from stable_baselines3.common.callbacks import BaseCallback
 
 import robust_envs  # noqa: F401
 from benchmarks.rrl_swingup import GAMMA as SWINGUP_GAMMA
@@ -22,6 +24,8 @@ from benchmarks.rrl_swingup import (
     swing_up,
     upright_gains,
 )
+from robust_envs.disturbance import find_disturbance_channel
+from robust_envs.wrappers import ForceDisturbance
 from robust_sb3.rrl import RRL, LinearQuadraticGameEnv, NGnet
 
 GAMMA = 2.0  # section 4.1
@@ -440,6 +444,75 @@ def test_finite_gamma_needs_a_disturbance_channel():
             dt=0.05,
             approximator_kwargs={"low": [-1, -1, -8], "high": [1, 1, 8]},
         )
+    with pytest.raises(ValueError, match="no disturbance channel") as error:
+        RRL("actor_disturber_critic", gym.make("RobustInvertedPendulum-v0"), gamma=1.0, approximator="quadratic")
+    assert "RobustInvertedPendulumEnv" in str(error.value) and "ForceDisturbance" in str(error.value)
+
+
+def pushed_inverted_pendulum() -> gym.Env:
+    """RobustInvertedPendulum-v0 with a force on the pole, inside OrderEnforcing and TimeLimit."""
+    force = ForceDisturbance(gym.make("RobustInvertedPendulum-v0").unwrapped, "pole", max_force=2.0)
+    return TimeLimit(OrderEnforcing(force), max_episode_steps=100)
+
+
+class _DisturbanceLog(BaseCallback):
+    """Records the disturbance each step reported and the one the channel held."""
+
+    def __init__(self, channel) -> None:
+        super().__init__()
+        self.channel = channel
+        self.reported: list[np.ndarray] = []
+        self.held: list[np.ndarray] = []
+
+    def _on_step(self) -> bool:
+        self.reported.append(self.locals["infos"][0]["disturbance"])
+        self.held.append(self.channel.disturbance)
+        return True
+
+
+def test_rrl_trains_with_a_force_disturbance_found_through_wrappers(tmp_path):
+    env = pushed_inverted_pendulum()
+    force = find_disturbance_channel(env)
+    model = RRL(
+        "actor_disturber_critic",
+        env,
+        gamma=2.0,
+        approximator="quadratic",
+        tau=1.0,
+        kappa=0.0,
+        action_noise_std=0.3,
+        disturbance_noise_std=0.5,
+        seed=0,
+    )
+    assert model.disturbance_dim == 2 and model.max_disturbance == 2.0
+    log = _DisturbanceLog(force)
+    model.learn(300, callback=log)
+    reported = np.array(log.reported)
+    assert reported.shape == (300, 2) and np.abs(reported).max() > 0.1
+    assert np.abs(reported).max() <= 2.0
+    # the learner set each step's force through the channel (a reset zeroes it: compare before episode ends)
+    held = np.array(log.held)
+    alive = np.abs(held).sum(axis=1) > 0
+    np.testing.assert_array_equal(reported[alive], held[alive])
+    assert np.any(model.disturber_gain != 0.0)
+    # a loaded model finds the channel of the env it is given
+    model.save(tmp_path / "pushed")
+    other = pushed_inverted_pendulum()
+    loaded = RRL.load(tmp_path / "pushed", env=other)
+    log = _DisturbanceLog(find_disturbance_channel(other))
+    loaded.learn(50, callback=log)
+    assert np.abs(np.array(log.reported)).max() > 0.1
+
+
+def test_rrl_drives_the_channel_of_robust_pendulum_behind_its_wrappers():
+    env = gym.make("RobustPendulum-v0")
+    model = small_pendulum_model(policy="actor_disturber_critic", disturbance_noise_std=0.3)
+    model.set_env(env)
+    log = _DisturbanceLog(env.unwrapped)
+    model.learn(100, callback=log)
+    reported = np.array(log.reported)
+    np.testing.assert_array_equal(reported, np.array(log.held))
+    assert np.abs(reported).max() > 0.0
 
 
 @pytest.mark.parametrize(

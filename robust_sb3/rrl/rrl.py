@@ -24,6 +24,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from stable_baselines3.common.vec_env.patch_gym import _patch_env
 
+from robust_envs.disturbance import DISTURBANCE_KEY, DisturbanceChannel, find_disturbance_channel
 from robust_sb3.rrl.approximators import InputGainModel, NGnet, NGnetCritic, QuadraticCritic, critic_from_config
 
 POLICIES = ("value_gradient", "actor_disturber_critic")
@@ -96,8 +97,12 @@ class RRL(BaseAlgorithm):
 
     ``gamma = inf`` removes the disturber (``w = 0``, no disturbance channel needed): the standard continuous-time RL
     baseline of the paper. The env must have Box spaces, a time step ``dt`` (``env.unwrapped.dt`` or the argument)
-    and return the reward *rate* (per second; its average over the step). With a finite ``gamma`` it needs the
-    disturbance channel: ``disturbance_space`` and ``set_disturbance(w)``.
+    and return the reward *rate* (per second; its average over the step). With a finite ``gamma`` it needs a
+    disturbance channel (:class:`~robust_envs.disturbance.DisturbanceChannel`) anywhere in the env's wrapper chain,
+    found by :func:`~robust_envs.disturbance.find_disturbance_channel` (outermost wrapper first, then
+    ``env.unwrapped``): RobustPendulum-v0's torque, or forces on bodies of a MuJoCo env wrapped in
+    :class:`~robust_envs.wrappers.ForceDisturbance`. The env must then run in this process (a plain env or a
+    ``DummyVecEnv``), where the learner sets ``w`` before every step.
 
     An SB3 algorithm on :class:`~stable_baselines3.common.base_class.BaseAlgorithm` (as sb3-contrib's ARS):
     ``learn(total_timesteps, callback=..., progress_bar=...)``, ``predict``, ``save``/``load``, SB3's logger and
@@ -125,7 +130,7 @@ class RRL(BaseAlgorithm):
     :param noise_tau: time constant (s) of the low-pass filter on the noise; 0 for noise drawn anew each step
     :param control_cost: ``R`` of Eq. 11 in action units (a number or matrix); default ``env.unwrapped.control_cost_matrix``
     :param input_gain: ``"known"`` (``env.unwrapped.input_gains(obs)``, taken once and assumed constant) or ``"learned"``
-    :param max_disturbance: bound on ``|w|`` per component; default the env's ``disturbance_space`` bound
+    :param max_disturbance: bound on ``|w|`` per component; default the channel's ``disturbance_space`` bound
     :param approximator_kwargs: for ``"ngnet"``: ``n_centers`` (default 15 per dimension), ``low``, ``high`` (default the
         observation bounds, required where those are infinite), ``periodic`` (default ``env.unwrapped.periodic_dims``),
         ``init_value`` (0.0); for ``"quadratic"``: ``init_cov`` (1e4), ``forgetting`` (1.0)
@@ -222,6 +227,9 @@ class RRL(BaseAlgorithm):
         # built by _setup_model (a loaded model gets them from its file)
         self.critic: QuadraticCritic | NGnetCritic | None = None
         self.rng: np.random.Generator | None = None
+        # the env's disturbance channel and the env it was found in (found again for another env; not saved)
+        self._channel: DisturbanceChannel | None = None
+        self._channel_of: VecEnv | None = None
 
         if _init_setup_model:
             self._setup_model()
@@ -312,12 +320,7 @@ class RRL(BaseAlgorithm):
         max_disturbance = self.max_disturbance
         self.max_disturbance = 0.0
         if not math.isinf(self.gamma):
-            space = self._env_attr("disturbance_space")
-            if not (isinstance(space, spaces.Box) and callable(self._env_attr("set_disturbance"))):
-                raise ValueError(
-                    f"gamma={self.gamma} needs an env with a disturbance channel (disturbance_space and set_disturbance), "
-                    f"which {env_name} lacks; use gamma=math.inf for standard RL"
-                )
+            space = self._disturbance_channel().disturbance_space
             self.disturbance_dim = int(np.prod(space.shape))
             bound = float(np.min(space.high)) if max_disturbance is None else max_disturbance
             self.max_disturbance = _positive("max_disturbance", bound, allow_inf=True)
@@ -348,6 +351,34 @@ class RRL(BaseAlgorithm):
             self.g2 = np.asarray(g2, dtype=np.float64).reshape(self.obs_dim, self.action_dim)
             if self.disturbance_dim:
                 self.g1 = np.asarray(g1, dtype=np.float64).reshape(self.obs_dim, self.disturbance_dim)
+
+    def _disturbance_channel(self) -> DisturbanceChannel:
+        """
+        :return: the env's disturbance channel, found through its wrappers (once per env: :meth:`set_env` and
+            :meth:`load` bring another)
+        :raises ValueError: an env without one, or one in another process, naming the env and what is needed
+        """
+        if self._channel is None or self._channel_of is not self.env:
+            assert self.env is not None
+            vec_env = self.env.unwrapped
+            envs = getattr(vec_env, "envs", None)
+            if not envs:
+                raise ValueError(
+                    f"gamma={self.gamma} sets the disturbance through the env's channel before every step, which needs the "
+                    f"env in this process: pass the env itself or a DummyVecEnv, not a {type(vec_env).__name__}"
+                )
+            try:
+                self._channel = find_disturbance_channel(envs[0])
+            except ValueError as error:
+                raise ValueError(
+                    f"gamma={self.gamma} needs a disturbance channel (use gamma=math.inf for standard RL): {error}"
+                ) from error
+            self._channel_of = self.env
+        return self._channel
+
+    def _excluded_save_params(self) -> list[str]:
+        """SB3's, and the disturbance channel (a part of the env, found again in the env a loaded model gets)."""
+        return [*super()._excluded_save_params(), "_channel", "_channel_of"]
 
     def _setup_approximators(self) -> None:
         """Build the critic, the actor and disturber gains and the learned input-gain model."""
@@ -526,7 +557,7 @@ class RRL(BaseAlgorithm):
         if self.disturbance_dim:
             self._noise_w = self._next_noise(self._noise_w, self.disturbance_noise_std)
             w = np.clip(w_mean + self._noise_w, -self.max_disturbance, self.max_disturbance)
-            self.env.env_method("set_disturbance", w)
+            self._disturbance_channel().set_disturbance(w)
         new_obs, rewards, dones, infos = self.env.step(u.astype(self.action_dtype)[None])
         info = infos[0]
         done = bool(dones[0])
@@ -534,7 +565,7 @@ class RRL(BaseAlgorithm):
         x_next = np.array(info["terminal_observation"] if done else new_obs[0], dtype=np.float64)
         reward = float(rewards[0])
         if self.disturbance_dim:
-            w = np.asarray(info.get("disturbance", w), dtype=np.float64).reshape(self.disturbance_dim)
+            w = np.asarray(info.get(DISTURBANCE_KEY, w), dtype=np.float64).reshape(self.disturbance_dim)
         # Eq. 7: the disturber is paid gamma^2 w^T w for its effort, so minimising V keeps w small
         q = reward + (self.gamma**2 * float(w @ w) if self.disturbance_dim else 0.0)
         self._episode_return += reward * dt
