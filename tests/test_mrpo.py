@@ -463,7 +463,6 @@ def test_sub_envs_that_randomise_their_own_parameters_are_refused(algo):
     assert model.env is kept  # refused before the model took it
 
 
-@pytest.mark.skipif(not hasattr(PerturbableEnv, "base_params"), reason="robust_envs without base_params")
 def test_unnamed_parameters_keep_the_persistent_values_set_before_training():
     # the set names only `scale`; `tilt` was set persistently after construction (not in the spec's kwargs)
     env = constant_envs(n_envs=2)

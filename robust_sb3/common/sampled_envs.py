@@ -303,14 +303,9 @@ def persistent_params(env: VecEnv) -> list[Any]:
     The parameters each sub-env returns to at every reset, which a partial setting is completed against.
 
     :param env: a VecEnv of robust envs
-    :return: each sub-env's ``base_params`` (its persistent parameters: the constructor's, then ``set_params``');
-        for envs without that property, the ``params`` they were made with (their spec's; ``None``: nominal)
+    :return: each sub-env's ``base_params`` (its persistent parameters: the constructor's, then ``set_params``')
     """
-    try:
-        return list(env.get_attr("base_params"))
-    except AttributeError:
-        # envs from before robust_envs exposed base_params: what they were made with, which ignores set_params
-        return [None if spec is None else spec.kwargs.get("params") for spec in env.get_attr("spec")]
+    return list(env.get_attr("base_params"))
 
 
 def episode_time_limit(env: Any) -> int | None:
