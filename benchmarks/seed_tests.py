@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-
-def sign_test(wins: int, trials: int) -> float:
-    """:return: ``P(X >= wins)`` for ``X ~ Binomial(trials, 1/2)`` (1.0 without trials)"""
-    return float(sum(math.comb(trials, k) for k in range(wins, trials + 1)) / 2**trials) if trials else 1.0
+from robust_sb3.demo import sign_test
 
 
 def cliffs_delta(a: np.ndarray, b: np.ndarray) -> float:

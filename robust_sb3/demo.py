@@ -120,9 +120,9 @@ def train_and_evaluate(run: Run) -> dict[str, Any]:
 # ---- statistics -------------------------------------------------------------------------------------------
 def worst10(returns: Sequence[float]) -> float:
     """:return: the mean of the worst 10% of ``returns`` (at least one), the papers' 10%-worst return"""
-    values = np.sort(np.asarray(returns, dtype=np.float64))
-    k = max(1, int(np.ceil(round(0.1 * values.size, 9))))
-    return float(values[:k].mean())
+    from robust_sb3.common.selection import worst_fraction_mean
+
+    return worst_fraction_mean(np.asarray(returns, dtype=np.float64), 0.1)
 
 
 def cell_returns(report: Any, lengths: Sequence[float]) -> np.ndarray:
