@@ -17,6 +17,7 @@ _EXPORTS = {
     "RobustSAC": "robust_sb3.sac",
     "MRPO": "robust_sb3.mrpo",
     "EPOpt": "robust_sb3.mrpo",
+    "WR2L": "robust_sb3.wr2l",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

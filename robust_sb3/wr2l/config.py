@@ -1,5 +1,5 @@
 """
-WR2L's model-phase hyperparameters in one checked record (a sketch for the ``WR2L`` class; not wired into SB3 yet).
+WR2L's model-phase hyperparameters in one checked record; :class:`~robust_sb3.wr2l.WR2L` builds one from its arguments.
 
 The paper gives none of these numbers (``shared/WAVE2.md`` 0.3 and 1.5: epsilon, sigma, the number of sampled
 dynamics, the inner iterations and the step rule are "benchmark-dependent"); the defaults are the choices of
@@ -22,7 +22,7 @@ _CHOICES = {
     "hessian": ("gauss_newton", "zero_order"),
     "hessian_data_policy": ("random", "current"),
     "state_scale": ("none", "std"),
-    "eval_backend": ("vec", "process", "ray"),
+    "eval_backend": ("vec",),
 }
 
 
@@ -61,7 +61,9 @@ class WR2LConfig:
     :param trust_region: largest relative deviation of any parameter, applied with the ``ParamSpace`` bounds
         (A8: 0.9); ``None`` for the bounds alone
     :param chunk_size: most parameter vectors per ``sample_next_states`` call (1.4: the model cache is bounded)
-    :param eval_backend: how the perturbed returns are collected: ``"vec"``, ``"process"`` or ``"ray"`` (1.8)
+    :param eval_backend: how the perturbed returns are collected: ``"vec"`` (worker envs in lock-step with batched
+        policy inference, :class:`~robust_sb3.wr2l.returns.LockstepReturns`); WAVE2 1.8's ``"process"`` and
+        ``"ray"`` back-ends are not built yet
     """
 
     epsilon: float | None = None
