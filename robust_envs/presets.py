@@ -122,11 +122,15 @@ def _build_presets() -> dict[str, tuple[UncertaintySet, ...]]:
             source=JIANG_KEEP_MASS,
         )
     )
-    # The one numeric test range WR2L's text gives for these envs (appendix B: Walker2d torso density).
+    # The two numeric test ranges WR2L's text gives (appendix B): Walker2d's torso density, and the pole length of
+    # the 1-D InvertedPendulum experiment (Figures 3-4; the text calls the env CartPole, its Table 1 InvertedPendulum).
     sets.append(
         UncertaintySet.box(
             "RobustWalker2d-v0", {"torso_density": (500.0, 3000.0)}, name="wr2l/walker2d/test-torso-density", source=WR2L
         )
+    )
+    sets.append(
+        UncertaintySet.box(ip, {"pole_length": (0.3, 3.0)}, name="wr2l/invertedpendulum/test-pole-length", source=WR2L)
     )
     # -- classic CartPole and Shadow-hand cube presets --
     # Jiang et al. Table 1, CP: training force 1-20, pole length 0.05-1, pole mass 0.01-1; testing force 10,
@@ -212,6 +216,7 @@ def _build_parameterisations() -> dict[str, Parameterisation]:
         # 21st is not named anywhere, so the parameterisation is the 20 the recipe defines.
         source = WR2L if short != "halfcheetah" else WR2L + " (20 of the text's 21 dimensions: the 21st is never named)"
         out.append(Parameterisation(f"wr2l/{short}/full", env_id, WR2L_FULL_NAMES[env_id], source))
+    out.append(Parameterisation("wr2l/invertedpendulum/1d", "RobustInvertedPendulum-v0", ("pole_length",), WR2L))
     out.append(Parameterisation("wr2l/hopper/1d", "RobustHopper-v0", ("torso_density",), WR2L))
     out.append(Parameterisation("wr2l/hopper/2d", "RobustHopper-v0", ("torso_density", "friction"), WR2L))
     out.append(Parameterisation("wr2l/walker2d/1d", "RobustWalker2d-v0", ("torso_density",), WR2L))
