@@ -1,5 +1,6 @@
 """
-Reproduce WR2L's 1-D experiment (Abdullah et al., appendix B, Figures 3-4) at this machine's budget.
+Reproduce WR2L's experiments (Abdullah et al.) at this machine's budget: the 1-D InvertedPendulum (``--task ip1d``,
+appendix B, Figures 3-4) and the 2-D Hopper (``--task hopper2d``, Figure 1).
 
 InvertedPendulum, the pole length varied: WR2L (``parameterisation="wr2l/invertedpendulum/1d"``) against PPO on
 the nominal pendulum and the paper's two adversarial baselines, RARL (Pinto et al. 2017) and PR-MDP (Tessler et
@@ -23,12 +24,28 @@ Fixed before any result was seen:
 - the evaluation: 2 episodes per pole length, deterministic actions, seeds from 10,000; reported per run: the
   mean return over the sweep, its 10%-worst mean and the worst cell.
 
-One JSON per (algorithm, seed) in ``benchmarks/results/wr2l_1d/``; existing files are skipped (resumable).
+``--task hopper2d`` (Figure 1: WR2L at two epsilons vs PPO vs "PPO mean", torso density x friction), fixed
+before any result was seen:
+
+- ``RobustHopper-v0`` at its defaults, ``parameterisation="wr2l/hopper/2d"``; PPO's settings of the PPO paper's
+  MuJoCo runs for every learner (4 sub-envs x 2048 steps = 8,192 transitions per update, minibatches of 64,
+  10 epochs, learning rate 3e-4, gamma 0.99, GAE 0.95, clip 0.2), 1M env steps;
+- WR2L: epsilon calibrated along friction (``epsilon_index=1``), the ball reaching +-15% (``wr2l-small``) and
+  +-30% (``wr2l-large``) of it; the estimated ``H0`` makes the ball several times longer along torso density
+  (density moves the next states less, per relative unit); every other setting the class's default;
+- "PPO mean": PPO on 1,000 settings drawn uniformly from the larger ball (``wasserstein_ball_set``, the ``H0`` of
+  the same seed's WR2L set-up), one drawn per episode (``DomainRandomization``);
+- the test grid (``shared/WAVE2.md`` A12, "our test set", not the paper's, which gives none): torso density
+  500-2000 x friction 0.5-1.5, 5 x 5 points, 2 episodes per cell, deterministic actions, seeds from 10,000.
+
+One JSON per (task, algorithm, seed) in ``benchmarks/results/wr2l_1d/`` and ``benchmarks/results/wr2l_hopper2d/``;
+existing files are skipped (resumable).
 
 Run::
 
-    nice -n 10 python -m benchmarks.wr2l_reproduction --algos ppo wr2l --seeds 0 1 2 3 4
-    python -m benchmarks.wr2l_reproduction --summarize
+    nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --algos ppo wr2l --seeds 0 1 2 3 4
+    nice -n 10 python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4
+    python -m benchmarks.wr2l_reproduction --task ip1d --summarize
 """
 
 from __future__ import annotations
@@ -41,66 +58,119 @@ from typing import Any
 
 import numpy as np
 
-OUT = Path("benchmarks/results/wr2l_1d")
-ENV_ID = "RobustInvertedPendulum-v0"
-ENV_KWARGS = {"keep_mass": True}
-TEST_SET = "wr2l/invertedpendulum/test-pole-length"
-SWEEP = tuple(round(0.1 * i, 1) for i in range(3, 31))
-N_ENVS = 8
-PPO_KWARGS = {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "device": "cpu"}
-WR2L_KWARGS = {"epsilon_fraction": 0.5, "sigma": 0.2, "n_directions": 4}
-TIMESTEPS = 300_000
 EVAL_EPISODES = 2
 EVAL_SEED = 10_000
-ALGOS = ("ppo", "wr2l")
+PPO_PAPER = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "device": "cpu"}
+#: per task: env, parameterisation, PPO settings, budget, WR2L variants, the test grid
+TASKS: dict[str, dict[str, Any]] = {
+    "ip1d": {
+        "env_id": "RobustInvertedPendulum-v0",
+        "env_kwargs": {"keep_mass": True},
+        "parameterisation": "wr2l/invertedpendulum/1d",
+        "n_envs": 8,
+        "ppo": {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "device": "cpu"},
+        "timesteps": 300_000,
+        "wr2l": {"wr2l": {"epsilon_fraction": 0.5, "sigma": 0.2, "n_directions": 4}},
+        "grid": {"pole_length": [round(0.1 * i, 1) for i in range(3, 31)]},
+        "out": Path("benchmarks/results/wr2l_1d"),
+    },
+    "hopper2d": {
+        "env_id": "RobustHopper-v0",
+        "env_kwargs": {},
+        "parameterisation": "wr2l/hopper/2d",
+        "n_envs": 4,
+        "ppo": PPO_PAPER,
+        "timesteps": 1_000_000,
+        "wr2l": {
+            "wr2l-small": {"epsilon_index": 1, "epsilon_fraction": 0.15},
+            "wr2l-large": {"epsilon_index": 1, "epsilon_fraction": 0.3},
+        },
+        "ppo_mean_ball": "wr2l-large",
+        "grid": {"torso_density": list(np.linspace(500.0, 2000.0, 5)), "friction": list(np.linspace(0.5, 1.5, 5))},
+        "out": Path("benchmarks/results/wr2l_hopper2d"),
+    },
+}
 
 
-def make_model(algo: str, seed: int) -> Any:
-    """:return: the untrained learner ``algo`` with this experiment's settings"""
+def algos_of(task: str) -> tuple[str, ...]:
+    """:return: the learners a task compares"""
+    config = TASKS[task]
+    return ("ppo", *config["wr2l"], *(("ppo-mean",) if "ppo_mean_ball" in config else ()))
+
+
+def make_model(task: str, algo: str, seed: int) -> Any:
+    """:return: the untrained learner ``algo`` with this task's settings"""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    env = make_vec_env(ENV_ID, n_envs=N_ENVS, seed=seed, env_kwargs=ENV_KWARGS)
+    from robust_sb3 import WR2L
+
+    config = TASKS[task]
+    env_id, env_kwargs = config["env_id"], config["env_kwargs"]
+    env = make_vec_env(env_id, n_envs=config["n_envs"], seed=seed, env_kwargs=env_kwargs)
     if algo == "ppo":
-        return PPO("MlpPolicy", env, seed=seed, verbose=0, **PPO_KWARGS)
-    if algo == "wr2l":
-        from robust_sb3 import WR2L
+        return PPO("MlpPolicy", env, seed=seed, verbose=0, **config["ppo"])
+    if algo in config["wr2l"]:
+        settings = {**config["wr2l"][algo], **config["ppo"]}
+        return WR2L("MlpPolicy", env, config["parameterisation"], seed=seed, verbose=0, **settings)
+    if algo == "ppo-mean":
+        from robust_envs.wrappers import DomainRandomization
+        from robust_sb3.wr2l import wasserstein_ball_set
 
-        return WR2L("MlpPolicy", env, "wr2l/invertedpendulum/1d", seed=seed, verbose=0, **WR2L_KWARGS, **PPO_KWARGS)
-    raise ValueError(f"unknown algorithm {algo!r}; known: {ALGOS}")
+        # the ball of the same seed's WR2L set-up (its H0 and epsilon), then plain PPO on draws from it
+        reference = WR2L("MlpPolicy", env, config["parameterisation"], seed=seed, **config["wr2l"][config["ppo_mean_ball"]])
+        ball = wasserstein_ball_set(env_id, reference.coordinates, reference.hessian, reference.epsilon, n=1000, rng=seed)
+        env.close()
+        randomized = make_vec_env(
+            env_id,
+            n_envs=config["n_envs"],
+            seed=seed,
+            env_kwargs=env_kwargs,
+            wrapper_class=DomainRandomization,
+            wrapper_kwargs={"uncertainty_set": ball},
+        )
+        return PPO("MlpPolicy", randomized, seed=seed, verbose=0, **config["ppo"])
+    raise ValueError(f"unknown algorithm {algo!r} for {task}; known: {algos_of(task)}")
 
 
-def run_one(algo: str, seed: int, timesteps: int) -> dict[str, Any]:
-    """Train, evaluate over the sweep, return the JSON record."""
+def run_one(task: str, algo: str, seed: int, timesteps: int) -> dict[str, Any]:
+    """Train, evaluate over the test grid, return the JSON record."""
     import torch as th
 
     from robust_envs.evaluation import evaluate_robustness
 
     th.set_num_threads(1)
-    model = make_model(algo, seed)
+    config = TASKS[task]
+    model = make_model(task, algo, seed)
     start = time.perf_counter()
     model.learn(timesteps)
     train_seconds = time.perf_counter() - start
     report = evaluate_robustness(
-        model, ENV_ID, {"pole_length": list(SWEEP)}, n_episodes=EVAL_EPISODES, seed=EVAL_SEED, env_kwargs=ENV_KWARGS
+        model,
+        config["env_id"],
+        config["grid"],
+        n_episodes=EVAL_EPISODES,
+        seed=EVAL_SEED,
+        env_kwargs=config["env_kwargs"],
     )
     record: dict[str, Any] = {
+        "task": task,
         "algo": algo,
         "seed": seed,
         "timesteps": timesteps,
-        "env_id": ENV_ID,
-        "env_kwargs": ENV_KWARGS,
-        "ppo": PPO_KWARGS,
-        "n_envs": N_ENVS,
+        "env_id": config["env_id"],
+        "env_kwargs": config["env_kwargs"],
+        "ppo": config["ppo"],
+        "n_envs": config["n_envs"],
         "train_seconds": train_seconds,
         "eval": report.to_dict(),
         "mean": report.mean,
         "worst10": report.cvar(0.1),
         "worst": report.worst,
     }
-    if algo == "wr2l":
+    if algo in config["wr2l"]:
         record.update(
-            wr2l=WR2L_KWARGS,
+            wr2l=config["wr2l"][algo],
             epsilon=model.epsilon,
             hessian=model.hessian.tolist(),
             worst_params=model.worst_params,
@@ -112,7 +182,7 @@ def run_one(algo: str, seed: int, timesteps: int) -> dict[str, Any]:
     return record
 
 
-def summarize(out: Path = OUT) -> str:
+def summarize(out: Path) -> str:
     """:return: a Markdown table of every finished run, per algorithm: mean, 10%-worst and worst cell across seeds"""
     runs = [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
     lines = ["| algorithm | seeds | sweep mean | 10%-worst | worst cell |", "|---|---|---|---|---|"]
@@ -131,12 +201,20 @@ def summarize(out: Path = OUT) -> str:
 def main() -> None:
     """Train and evaluate the runs that have no result file yet, or summarise them."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS))
+    parser.add_argument("--task", choices=list(TASKS), default="ip1d")
+    parser.add_argument("--algos", nargs="+", help="default: every learner of the task")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--timesteps", type=int, default=TIMESTEPS)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--timesteps", type=int, help="default: the task's budget")
+    parser.add_argument("--out", type=Path, help="default: the task's results folder")
     parser.add_argument("--summarize", action="store_true")
     args = parser.parse_args()
+    known = algos_of(args.task)
+    args.algos = args.algos or list(known)
+    unknown = [algo for algo in args.algos if algo not in known]
+    if unknown:
+        parser.error(f"--algos {unknown} are not learners of {args.task}; choose from {known}")
+    args.out = args.out or TASKS[args.task]["out"]
+    args.timesteps = args.timesteps or TASKS[args.task]["timesteps"]
     if args.summarize:
         print(summarize(args.out))
         return
@@ -147,7 +225,7 @@ def main() -> None:
             if path.exists():
                 print(f"skip {path} (exists)", flush=True)
                 continue
-            record = run_one(algo, seed, args.timesteps)
+            record = run_one(args.task, algo, seed, args.timesteps)
             path.write_text(json.dumps(record))
             print(
                 f"{path}: train {record['train_seconds']:.0f} s, sweep mean {record['mean']:.0f}, "
