@@ -38,8 +38,14 @@ before any result was seen:
 - the test grid (``shared/WAVE2.md`` A12, "our test set", not the paper's, which gives none): torso density
   500-2000 x friction 0.5-1.5, 5 x 5 points, 2 episodes per cell, deterministic actions, seeds from 10,000.
 
-One JSON per (task, algorithm, seed) in ``benchmarks/results/wr2l_1d/`` and ``benchmarks/results/wr2l_hopper2d/``;
-existing files are skipped (resumable).
+``--task hopper11d`` (Figure 2: returns on 1,000 systems with all 11 parameters varied), fixed before any result:
+WR2L trained on the 2-D parameterisation (``wr2l-2d``, the ball of ``wr2l-large`` above) and on all 11
+(``wr2l-11d``, the ball reaching +-30% along friction), PPO, and "PPO mean" on the 11-D ball; the same PPO settings
+and budget as ``hopper2d``; the test systems: 1,000 draws uniform in +-50% of nominal on all 11 parameters (seed
+2024), one episode each (A12's "our test set": the paper states none).
+
+One JSON per (task, algorithm, seed) in ``benchmarks/results/wr2l_<task>/`` (``wr2l_1d`` for ip1d); existing files
+are skipped (resumable).
 
 Run::
 
@@ -89,7 +95,47 @@ TASKS: dict[str, dict[str, Any]] = {
         "grid": {"torso_density": list(np.linspace(500.0, 2000.0, 5)), "friction": list(np.linspace(0.5, 1.5, 5))},
         "out": Path("benchmarks/results/wr2l_hopper2d"),
     },
+    "hopper11d": {
+        "env_id": "RobustHopper-v0",
+        "env_kwargs": {},
+        "parameterisation": "wr2l/hopper/full",
+        "n_envs": 4,
+        "ppo": PPO_PAPER,
+        "timesteps": 1_000_000,
+        "wr2l": {
+            "wr2l-2d": {"parameterisation": "wr2l/hopper/2d", "epsilon_index": 1, "epsilon_fraction": 0.3},
+            "wr2l-11d": {"epsilon_index": 10, "epsilon_fraction": 0.3},
+        },
+        "ppo_mean_ball": "wr2l-11d",
+        "grid": "systems",
+        "systems": {"n": 1000, "seed": 2024, "relative_range": 0.5},
+        "out": Path("benchmarks/results/wr2l_hopper11d"),
+    },
 }
+
+
+def test_cells(task: str) -> Any:
+    """
+    :return: the task's test cells: a grid ``{name: [values]}``, or for ``hopper11d`` the list of 1,000 systems drawn
+        uniformly from +-50% of nominal on all 11 parameters (seed 2024; ``shared/WAVE2.md`` A12, "our test set")
+    """
+    config = TASKS[task]
+    if config["grid"] != "systems":
+        return config["grid"]
+    import gymnasium as gym
+
+    from robust_envs.presets import get_parameterisation
+    from robust_envs.uncertainty import UncertaintySet
+
+    space = gym.make(config["env_id"]).unwrapped.param_space
+    systems = config["systems"]
+    names = get_parameterisation(config["parameterisation"]).names
+    ranges = {}
+    for name in names:
+        nominal = space[name].nominal
+        ranges[name] = (nominal * (1 - systems["relative_range"]), nominal * (1 + systems["relative_range"]))
+    box = UncertaintySet.box(config["env_id"], ranges)
+    return box.sample_many(np.random.default_rng(systems["seed"]), systems["n"])
 
 
 def algos_of(task: str) -> tuple[str, ...]:
@@ -112,13 +158,16 @@ def make_model(task: str, algo: str, seed: int) -> Any:
         return PPO("MlpPolicy", env, seed=seed, verbose=0, **config["ppo"])
     if algo in config["wr2l"]:
         settings = {**config["wr2l"][algo], **config["ppo"]}
-        return WR2L("MlpPolicy", env, config["parameterisation"], seed=seed, verbose=0, **settings)
+        parameterisation = settings.pop("parameterisation", config["parameterisation"])
+        return WR2L("MlpPolicy", env, parameterisation, seed=seed, verbose=0, **settings)
     if algo == "ppo-mean":
         from robust_envs.wrappers import DomainRandomization
         from robust_sb3.wr2l import wasserstein_ball_set
 
         # the ball of the same seed's WR2L set-up (its H0 and epsilon), then plain PPO on draws from it
-        reference = WR2L("MlpPolicy", env, config["parameterisation"], seed=seed, **config["wr2l"][config["ppo_mean_ball"]])
+        settings = dict(config["wr2l"][config["ppo_mean_ball"]])
+        parameterisation = settings.pop("parameterisation", config["parameterisation"])
+        reference = WR2L("MlpPolicy", env, parameterisation, seed=seed, **settings)
         ball = wasserstein_ball_set(env_id, reference.coordinates, reference.hessian, reference.epsilon, n=1000, rng=seed)
         env.close()
         randomized = make_vec_env(
@@ -148,8 +197,8 @@ def run_one(task: str, algo: str, seed: int, timesteps: int) -> dict[str, Any]:
     report = evaluate_robustness(
         model,
         config["env_id"],
-        config["grid"],
-        n_episodes=EVAL_EPISODES,
+        test_cells(task),
+        n_episodes=1 if config["grid"] == "systems" else EVAL_EPISODES,
         seed=EVAL_SEED,
         env_kwargs=config["env_kwargs"],
     )
