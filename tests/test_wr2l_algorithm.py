@@ -403,3 +403,34 @@ def test_wasserstein_ball_set_feeds_domain_randomization():
     env = DomainRandomization(gym.make(IP), ball)
     env.reset(seed=0)
     assert env.unwrapped.params["pole_length"] in set(lengths)
+
+
+# ---- TRPO as the policy phase -------------------------------------------------------------------------
+def test_wr2l_trpo_runs_saves_and_loads(tmp_path):
+    from robust_sb3.wr2l import WR2LTRPO
+
+    env = _vec()
+    config = {"epsilon": 0.05, "hessian_data_episodes": 4, "n_state_action": 200, "eval_horizon": 60}
+    model = WR2LTRPO("MlpPolicy", env, ("pole_length",), config=config, n_steps=64, batch_size=32, seed=0)
+    assert model.config == WR2LConfig(**config)
+    model.learn(2 * 64 * 2)
+    assert model.model_steps == 2
+    for base in env.get_attr("base_params"):
+        np.testing.assert_array_equal(base, model.coordinates.to_full(model.phi)[0])
+    model.save(tmp_path / "trpo.zip")
+    loaded = WR2LTRPO.load(tmp_path / "trpo.zip", env=_vec())
+    np.testing.assert_array_equal(loaded.phi, model.phi)
+    np.testing.assert_array_equal(loaded.hessian, model.hessian)
+    with pytest.raises(ValueError, match="saved by WR2LTRPO, not WR2L"):
+        WR2L.load(tmp_path / "trpo.zip")
+
+
+@pytest.mark.parametrize(
+    "config, error, match",
+    [({"epsilon": -1.0}, ValueError, "-1.0"), ({"sigmaa": 0.1}, TypeError, "sigmaa"), (3, TypeError, "config must be")],
+)
+def test_wr2l_trpo_bad_config(config, error, match):
+    from robust_sb3.wr2l import WR2LTRPO
+
+    with pytest.raises(error, match=match):
+        WR2LTRPO("MlpPolicy", _vec(), ("pole_length",), config=config)

@@ -13,7 +13,8 @@ The model phase's numerical pieces, as pure numpy functions with tests of their 
 On an env: :mod:`~robust_sb3.wr2l.parameterisation` (``phi``'s coordinates on an env's ``ParamSpace``),
 :mod:`~robust_sb3.wr2l.reference` (``H0`` from reference rollouts), :mod:`~robust_sb3.wr2l.returns` (perturbed
 returns in lock-step worker envs) and :mod:`~robust_sb3.wr2l.ball` ("PPO mean", uniform in the ball); the
-algorithm is :class:`~robust_sb3.wr2l.wr2l.WR2L`, a subclass of SB3's PPO.
+algorithm is :class:`~robust_sb3.wr2l.wr2l.WR2L`, a subclass of SB3's PPO (:class:`~robust_sb3.wr2l.wr2l.WR2LTRPO` on
+sb3-contrib's TRPO).
 """
 
 from robust_sb3.wr2l.ball import sample_in_ellipsoid, wasserstein_ball_set
@@ -32,10 +33,11 @@ from robust_sb3.wr2l.hessian import HessianEstimate, gauss_newton_hessian, proje
 from robust_sb3.wr2l.parameterisation import DynamicsCoordinates, resolve_parameterisation
 from robust_sb3.wr2l.reference import ReferenceHessian, collect_state_action_pairs, estimate_reference_hessian
 from robust_sb3.wr2l.returns import LockstepReturns, PolicyActor
-from robust_sb3.wr2l.wr2l import WR2L
+from robust_sb3.wr2l.wr2l import WR2L, WR2LTRPO, WorstCaseDynamics
 
 __all__ = [
     "WR2L",
+    "WR2LTRPO",
     "ClippedParams",
     "DynamicsCoordinates",
     "GradientEstimate",
@@ -44,6 +46,7 @@ __all__ = [
     "PolicyActor",
     "ReferenceHessian",
     "WR2LConfig",
+    "WorstCaseDynamics",
     "ball_value",
     "clip_to_bounds",
     "collect_state_action_pairs",

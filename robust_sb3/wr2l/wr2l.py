@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from sb3_contrib import TRPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
@@ -34,7 +35,7 @@ from robust_sb3.wr2l.parameterisation import DynamicsCoordinates, resolve_parame
 from robust_sb3.wr2l.reference import estimate_reference_hessian
 from robust_sb3.wr2l.returns import LockstepReturns, PolicyActor
 
-__all__ = ["WR2L"]
+__all__ = ["WR2L", "WR2LTRPO", "WorstCaseDynamics"]
 
 _PPO_DEFAULTS = signature_defaults(PPO.__init__, PPO_CHECKED)
 #: Armijo's step sizes, largest first (``step_size="armijo"``), and its sufficient-decrease constant
@@ -42,147 +43,18 @@ _ARMIJO_STEPS = (1.0, 0.5, 0.25, 0.125)
 _ARMIJO_C = 1e-4
 
 
-class WR2L(CheckedLoadMixin, PPO):
+class WorstCaseDynamics:
     """
-    Wasserstein Robust RL (Abdullah et al., Algorithm 1): PPO under the worst-case dynamics in a Wasserstein ball.
+    WR2L's model phase on an SB3 on-policy algorithm: everything of :class:`WR2L` except the policy update.
 
-    **Set-up** (once, at construction): the reference ``phi0`` is the sub-envs' persistent parameters
-    (``base_params``: nominal unless set otherwise) restricted to ``parameterisation``; ``H0``, the Hessian of the
-    average Wasserstein distance ``W`` at ``phi0`` (Eq. 9), is estimated from ``hessian_data_episodes`` rollouts of a
-    uniformly random policy under ``phi0`` (Sec. 3.1), by Gauss-Newton (default, exact at ``phi0`` for a
-    deterministic simulator) or Proposition 2, and floored to positive definite. ``epsilon=None`` calibrates the
-    ball so that it just reaches ``+-epsilon_fraction`` along parameter ``epsilon_index``
-    (:func:`~robust_sb3.wr2l.ellipsoid.epsilon_for`).
-
-    **Every iteration** (every ``update_every``-th; ``shared/WAVE2.md`` 1.8):
-
-    1. *Phase I*, ``inner_steps`` Frank-Wolfe steps from ``phi^[k]`` (``warm_start``, A5) or ``phi0``: the gradient
-       of the return by Proposition 1 (``n_directions`` antithetic pairs of perturbations of scale ``sigma``, one
-       episode of the current policy each, common random numbers within a pair; the episodes run in lock-step
-       worker envs, :class:`~robust_sb3.wr2l.returns.LockstepReturns`), the Eq. 10 point of the ellipsoid
-       ``1/2 (phi - phi0)^T H0 (phi - phi0) <= epsilon``, the step ``alpha`` (``2 / (j + 2)``, or Armijo
-       backtracking on the estimated return), and a clip onto the ``ParamSpace`` bounds and the trust region (A8).
-    2. ``phi^[k+1]`` is set on every training sub-env (``set_params``) and the sub-envs are reset, so that
-    3. *Phase II*, PPO's rollout and update, runs under ``phi^[k+1]``.
-
-    Phase I's episodes are not counted in ``num_timesteps`` (PPO's env steps); ``wr2l/phase1_env_steps`` logs them.
-    The paper's evaluation uses undiscounted returns; so do the perturbed returns by default (``eval_discount=1``).
-
-    After set-up and ``learn()``: :attr:`worst_params` (``phi^[k]`` by name, physical units),
-    :attr:`reference_params` (``phi0``), :attr:`hessian` (``H0``, d x d, in the model phase's coordinates, see
-    ``coords``), :attr:`epsilon`; :attr:`coordinates` maps between those coordinates and the env's parameters.
-    Logged (``wr2l/...``): ``ball_value`` (about ``epsilon`` after an unclipped step), ``epsilon``, ``grad_norm``,
-    ``J_hat`` (mean perturbed return), ``clip_fraction`` (the fraction of model steps the bounds clipped so far),
-    ``hessian_cond``, ``phase1_env_steps``, ``phase1_seconds`` and ``phi/<name>``. ``save``/``load`` keep ``phi0``,
-    ``phi^[k]``, ``H0``, ``epsilon`` and the settings.
-
-    :param policy: the policy model (``"MlpPolicy"``: SB3's default actor-critic, 2 x 64 tanh layers, the
-        paper's networks, App. B.1)
-    :param env: a VecEnv of robust envs made by ``gym.make``/``make_vec_env`` (their spec builds Phase I's worker
-        envs), or an env id; not wrapped in :class:`~robust_envs.wrappers.DomainRandomization`
-    :param parameterisation: the parameters WR2L varies: a preset of
-        :func:`robust_envs.presets.list_parameterisations` (``"wr2l/hopper/2d"``) or a list of parameter names
-    :param epsilon: the radius of the Wasserstein ball in the model phase's coordinates, > 0; ``None`` to calibrate it
-    :param epsilon_fraction: with ``epsilon=None``, the relative deviation the ball reaches along ``epsilon_index``
-    :param epsilon_index: with ``epsilon=None``, the position in ``phi`` of the parameter it is measured along
-    :param coords: ``"relative"`` (``u = phi / phi0 - 1``, default) or ``"raw"``: where ``sigma``,
-        ``hessian_step``, ``epsilon`` and ``H0`` live
-    :param sigma: Proposition 1's perturbation scale (0.05: 5% in relative coordinates)
-    :param n_directions: antithetic pairs per gradient (``None``: ``2 d``)
-    :param directions: ``"gaussian"`` (Proposition 1) or ``"orthogonal"``
-    :param eval_episodes: episodes per perturbed return
-    :param eval_horizon: the most steps of a perturbed episode (``None``: the env's time limit)
-    :param eval_discount: discount of the perturbed returns (1: undiscounted)
-    :param eval_deterministic: evaluate the mean action instead of sampling the policy
-    :param inner_steps: Frank-Wolfe steps per Phase I
-    :param step_size: ``"fw"`` (``alpha_j = 2 / (j + 2)``) or ``"armijo"``
-    :param warm_start: start Phase I from ``phi^[k]`` (``False``: from ``phi0``, the paper's literal line)
-    :param update_every: PPO iterations per Phase I (1: the paper's alternation)
-    :param hessian: ``"gauss_newton"`` or ``"zero_order"`` (Proposition 2)
-    :param hessian_step: Gauss-Newton's central-difference step
-    :param hessian_sigma: Proposition 2's perturbation scale (``None``: ``sigma``)
-    :param hessian_samples: Proposition 2's perturbations (``None``: ``20 d^2``)
-    :param hessian_data_episodes: reference rollouts supplying the state-action pairs
-    :param hessian_data_policy: ``"random"`` (uniform actions, Sec. 3.1) or ``"current"`` (the untrained policy)
-    :param n_state_action: state-action pairs subsampled from them
-    :param state_scale: ``"none"`` (raw next observations) or ``"std"`` (each dimension divided by its spread)
-    :param min_eigenvalue_fraction: the eigenvalue floor of ``H0`` relative to its mean positive eigenvalue
-    :param trust_region: the largest relative deviation of a parameter from ``phi0`` (``None``: bounds only)
-    :param chunk_size: the most parameter vectors per ``sample_next_states`` call
-    :param eval_backend: ``"vec"``, the lock-step worker envs
-    :param _init_setup_model: build the networks (and estimate ``H0``) at construction
-    :param kwargs: every other argument of :class:`stable_baselines3.PPO`
+    Mixed into :class:`WR2L` (PPO, the paper's choice) and :class:`WR2LTRPO` (sb3-contrib's TRPO, the option of
+    ``shared/WAVE2.md`` 1.8); the policy phase is the host algorithm's unchanged ``train()``.
     """
 
     _identifying_attributes: ClassVar[tuple[str, ...]] = ("config", "coordinates", "hessian", "epsilon")
 
-    def __init__(
-        self,
-        policy: str | type,
-        env: VecEnv | str | None,
-        parameterisation: str | list[str] | tuple[str, ...] | None = None,
-        epsilon: float | None = None,
-        epsilon_fraction: float = 0.1,
-        epsilon_index: int = 0,
-        coords: str = "relative",
-        sigma: float = 0.05,
-        n_directions: int | None = None,
-        directions: str = "gaussian",
-        eval_episodes: int = 1,
-        eval_horizon: int | None = None,
-        eval_discount: float = 1.0,
-        eval_deterministic: bool = False,
-        inner_steps: int = 1,
-        step_size: str = "fw",
-        warm_start: bool = True,
-        update_every: int = 1,
-        hessian: str = "gauss_newton",
-        hessian_step: float = 1e-2,
-        hessian_sigma: float | None = None,
-        hessian_samples: int | None = None,
-        hessian_data_episodes: int = 20,
-        hessian_data_policy: str = "random",
-        n_state_action: int = 1000,
-        state_scale: str = "none",
-        min_eigenvalue_fraction: float = 1e-6,
-        trust_region: float | None = 0.9,
-        chunk_size: int = 64,
-        eval_backend: str = "vec",
-        _init_setup_model: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        # every argument is checked before anything is built: a rejected call creates nothing
-        config = WR2LConfig(
-            epsilon=epsilon,
-            epsilon_fraction=epsilon_fraction,
-            epsilon_index=epsilon_index,
-            coords=coords,
-            sigma=sigma,
-            n_directions=n_directions,
-            directions=directions,
-            eval_episodes=eval_episodes,
-            eval_horizon=eval_horizon,
-            eval_discount=eval_discount,
-            eval_deterministic=eval_deterministic,
-            inner_steps=inner_steps,
-            step_size=step_size,
-            warm_start=warm_start,
-            update_every=update_every,
-            hessian=hessian,
-            hessian_step=hessian_step,
-            hessian_sigma=hessian_sigma,
-            hessian_samples=hessian_samples,
-            hessian_data_episodes=hessian_data_episodes,
-            hessian_data_policy=hessian_data_policy,
-            n_state_action=n_state_action,
-            state_scale=state_scale,
-            min_eigenvalue_fraction=min_eigenvalue_fraction,
-            trust_region=trust_region,
-            chunk_size=chunk_size,
-            eval_backend=eval_backend,
-        )
-        check_ppo_arguments("WR2L", kwargs, _PPO_DEFAULTS)
-        super().__init__(policy, env, _init_setup_model=False, **kwargs)
+    def _init_wr2l(self, config: WR2LConfig, parameterisation: Any) -> None:
+        """Set WR2L's attributes (after the host algorithm's constructor, before ``_setup_model``)."""
         self.config = config
         self.parameterisation = parameterisation
         self.coordinates: DynamicsCoordinates | None = None
@@ -197,8 +69,6 @@ class WR2L(CheckedLoadMixin, PPO):
         self.last_gradient: GradientEstimate | None = None
         self._iterations = 0
         self._returns: LockstepReturns | None = None
-        if _init_setup_model:
-            self._setup_model()
 
     # ---- public results -----------------------------------------------------------------------------
     @property
@@ -454,3 +324,182 @@ class WR2L(CheckedLoadMixin, PPO):
         self._iterations += 1
         self._log_model_phase()
         return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+
+
+class WR2L(WorstCaseDynamics, CheckedLoadMixin, PPO):
+    """
+    Wasserstein Robust RL (Abdullah et al., Algorithm 1): PPO under the worst-case dynamics in a Wasserstein ball.
+
+    **Set-up** (once, at construction): the reference ``phi0`` is the sub-envs' persistent parameters
+    (``base_params``: nominal unless set otherwise) restricted to ``parameterisation``; ``H0``, the Hessian of the
+    average Wasserstein distance ``W`` at ``phi0`` (Eq. 9), is estimated from ``hessian_data_episodes`` rollouts of a
+    uniformly random policy under ``phi0`` (Sec. 3.1), by Gauss-Newton (default, exact at ``phi0`` for a
+    deterministic simulator) or Proposition 2, and floored to positive definite. ``epsilon=None`` calibrates the
+    ball so that it just reaches ``+-epsilon_fraction`` along parameter ``epsilon_index``
+    (:func:`~robust_sb3.wr2l.ellipsoid.epsilon_for`).
+
+    **Every iteration** (every ``update_every``-th; ``shared/WAVE2.md`` 1.8):
+
+    1. *Phase I*, ``inner_steps`` Frank-Wolfe steps from ``phi^[k]`` (``warm_start``, A5) or ``phi0``: the gradient
+       of the return by Proposition 1 (``n_directions`` antithetic pairs of perturbations of scale ``sigma``, one
+       episode of the current policy each, common random numbers within a pair; the episodes run in lock-step
+       worker envs, :class:`~robust_sb3.wr2l.returns.LockstepReturns`), the Eq. 10 point of the ellipsoid
+       ``1/2 (phi - phi0)^T H0 (phi - phi0) <= epsilon``, the step ``alpha`` (``2 / (j + 2)``, or Armijo
+       backtracking on the estimated return), and a clip onto the ``ParamSpace`` bounds and the trust region (A8).
+    2. ``phi^[k+1]`` is set on every training sub-env (``set_params``) and the sub-envs are reset, so that
+    3. *Phase II*, PPO's rollout and update, runs under ``phi^[k+1]``.
+
+    Phase I's episodes are not counted in ``num_timesteps`` (PPO's env steps); ``wr2l/phase1_env_steps`` logs them.
+    The paper's evaluation uses undiscounted returns; so do the perturbed returns by default (``eval_discount=1``).
+
+    After set-up and ``learn()``: :attr:`worst_params` (``phi^[k]`` by name, physical units),
+    :attr:`reference_params` (``phi0``), :attr:`hessian` (``H0``, d x d, in the model phase's coordinates, see
+    ``coords``), :attr:`epsilon`; :attr:`coordinates` maps between those coordinates and the env's parameters.
+    Logged (``wr2l/...``): ``ball_value`` (about ``epsilon`` after an unclipped step), ``epsilon``, ``grad_norm``,
+    ``J_hat`` (mean perturbed return), ``clip_fraction`` (the fraction of model steps the bounds clipped so far),
+    ``hessian_cond``, ``phase1_env_steps``, ``phase1_seconds`` and ``phi/<name>``. ``save``/``load`` keep ``phi0``,
+    ``phi^[k]``, ``H0``, ``epsilon`` and the settings.
+
+    :param policy: the policy model (``"MlpPolicy"``: SB3's default actor-critic, 2 x 64 tanh layers, the
+        paper's networks, App. B.1)
+    :param env: a VecEnv of robust envs made by ``gym.make``/``make_vec_env`` (their spec builds Phase I's worker
+        envs), or an env id; not wrapped in :class:`~robust_envs.wrappers.DomainRandomization`
+    :param parameterisation: the parameters WR2L varies: a preset of
+        :func:`robust_envs.presets.list_parameterisations` (``"wr2l/hopper/2d"``) or a list of parameter names
+    :param epsilon: the radius of the Wasserstein ball in the model phase's coordinates, > 0; ``None`` to calibrate it
+    :param epsilon_fraction: with ``epsilon=None``, the relative deviation the ball reaches along ``epsilon_index``
+    :param epsilon_index: with ``epsilon=None``, the position in ``phi`` of the parameter it is measured along
+    :param coords: ``"relative"`` (``u = phi / phi0 - 1``, default) or ``"raw"``: where ``sigma``,
+        ``hessian_step``, ``epsilon`` and ``H0`` live
+    :param sigma: Proposition 1's perturbation scale (0.05: 5% in relative coordinates)
+    :param n_directions: antithetic pairs per gradient (``None``: ``2 d``)
+    :param directions: ``"gaussian"`` (Proposition 1) or ``"orthogonal"``
+    :param eval_episodes: episodes per perturbed return
+    :param eval_horizon: the most steps of a perturbed episode (``None``: the env's time limit)
+    :param eval_discount: discount of the perturbed returns (1: undiscounted)
+    :param eval_deterministic: evaluate the mean action instead of sampling the policy
+    :param inner_steps: Frank-Wolfe steps per Phase I
+    :param step_size: ``"fw"`` (``alpha_j = 2 / (j + 2)``) or ``"armijo"``
+    :param warm_start: start Phase I from ``phi^[k]`` (``False``: from ``phi0``, the paper's literal line)
+    :param update_every: PPO iterations per Phase I (1: the paper's alternation)
+    :param hessian: ``"gauss_newton"`` or ``"zero_order"`` (Proposition 2)
+    :param hessian_step: Gauss-Newton's central-difference step
+    :param hessian_sigma: Proposition 2's perturbation scale (``None``: ``sigma``)
+    :param hessian_samples: Proposition 2's perturbations (``None``: ``20 d^2``)
+    :param hessian_data_episodes: reference rollouts supplying the state-action pairs
+    :param hessian_data_policy: ``"random"`` (uniform actions, Sec. 3.1) or ``"current"`` (the untrained policy)
+    :param n_state_action: state-action pairs subsampled from them
+    :param state_scale: ``"none"`` (raw next observations) or ``"std"`` (each dimension divided by its spread)
+    :param min_eigenvalue_fraction: the eigenvalue floor of ``H0`` relative to its mean positive eigenvalue
+    :param trust_region: the largest relative deviation of a parameter from ``phi0`` (``None``: bounds only)
+    :param chunk_size: the most parameter vectors per ``sample_next_states`` call
+    :param eval_backend: ``"vec"``, the lock-step worker envs
+    :param _init_setup_model: build the networks (and estimate ``H0``) at construction
+    :param kwargs: every other argument of :class:`stable_baselines3.PPO`
+    """
+
+    def __init__(
+        self,
+        policy: str | type,
+        env: VecEnv | str | None,
+        parameterisation: str | list[str] | tuple[str, ...] | None = None,
+        epsilon: float | None = None,
+        epsilon_fraction: float = 0.1,
+        epsilon_index: int = 0,
+        coords: str = "relative",
+        sigma: float = 0.05,
+        n_directions: int | None = None,
+        directions: str = "gaussian",
+        eval_episodes: int = 1,
+        eval_horizon: int | None = None,
+        eval_discount: float = 1.0,
+        eval_deterministic: bool = False,
+        inner_steps: int = 1,
+        step_size: str = "fw",
+        warm_start: bool = True,
+        update_every: int = 1,
+        hessian: str = "gauss_newton",
+        hessian_step: float = 1e-2,
+        hessian_sigma: float | None = None,
+        hessian_samples: int | None = None,
+        hessian_data_episodes: int = 20,
+        hessian_data_policy: str = "random",
+        n_state_action: int = 1000,
+        state_scale: str = "none",
+        min_eigenvalue_fraction: float = 1e-6,
+        trust_region: float | None = 0.9,
+        chunk_size: int = 64,
+        eval_backend: str = "vec",
+        _init_setup_model: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        # every argument is checked before anything is built: a rejected call creates nothing
+        config = WR2LConfig(
+            epsilon=epsilon,
+            epsilon_fraction=epsilon_fraction,
+            epsilon_index=epsilon_index,
+            coords=coords,
+            sigma=sigma,
+            n_directions=n_directions,
+            directions=directions,
+            eval_episodes=eval_episodes,
+            eval_horizon=eval_horizon,
+            eval_discount=eval_discount,
+            eval_deterministic=eval_deterministic,
+            inner_steps=inner_steps,
+            step_size=step_size,
+            warm_start=warm_start,
+            update_every=update_every,
+            hessian=hessian,
+            hessian_step=hessian_step,
+            hessian_sigma=hessian_sigma,
+            hessian_samples=hessian_samples,
+            hessian_data_episodes=hessian_data_episodes,
+            hessian_data_policy=hessian_data_policy,
+            n_state_action=n_state_action,
+            state_scale=state_scale,
+            min_eigenvalue_fraction=min_eigenvalue_fraction,
+            trust_region=trust_region,
+            chunk_size=chunk_size,
+            eval_backend=eval_backend,
+        )
+        check_ppo_arguments("WR2L", kwargs, _PPO_DEFAULTS)
+        PPO.__init__(self, policy, env, _init_setup_model=False, **kwargs)
+        self._init_wr2l(config, parameterisation)
+        if _init_setup_model:
+            self._setup_model()
+
+
+class WR2LTRPO(WorstCaseDynamics, CheckedLoadMixin, TRPO):
+    """
+    WR2L with sb3-contrib's TRPO as the policy phase (``shared/WAVE2.md`` 1.8's option; the paper's baselines include
+    TRPO). Phase I, the set-up, logging and save/load are :class:`WR2L`'s; only the policy update differs.
+
+    :param policy: the policy model (``"MlpPolicy"``: 2 x 64 tanh layers)
+    :param env: a VecEnv of robust envs made by ``gym.make``/``make_vec_env``, or an env id
+    :param parameterisation: a parameterisation preset or a list of parameter names, as for :class:`WR2L`
+    :param config: the model phase's settings (:class:`~robust_sb3.wr2l.config.WR2LConfig`, or a dict of its fields);
+        ``None`` for the defaults
+    :param _init_setup_model: build the networks (and estimate ``H0``) at construction
+    :param kwargs: every other argument of :class:`sb3_contrib.TRPO`
+    """
+
+    def __init__(
+        self,
+        policy: str | type,
+        env: VecEnv | str | None,
+        parameterisation: str | list[str] | tuple[str, ...] | None = None,
+        config: WR2LConfig | dict[str, Any] | None = None,
+        _init_setup_model: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if config is None:
+            config = WR2LConfig()
+        elif isinstance(config, dict):
+            config = WR2LConfig(**config)  # TypeError names an unknown field
+        elif not isinstance(config, WR2LConfig):
+            raise TypeError(f"WR2LTRPO: config must be a WR2LConfig, a dict of its fields or None, got {config!r}")
+        TRPO.__init__(self, policy, env, _init_setup_model=False, **kwargs)
+        self._init_wr2l(config, parameterisation)
+        if _init_setup_model:
+            self._setup_model()
