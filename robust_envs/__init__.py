@@ -25,6 +25,8 @@ _LAZY = {
     "ForceDisturbance": "robust_envs.wrappers",
     "DisturbedByPolicy": "robust_envs.wrappers",
     "DisturberEnv": "robust_envs.wrappers",
+    "ProbabilisticActionRobust": "robust_envs.action_robust",
+    "ProbabilisticActionAdversary": "robust_envs.action_robust",
     "evaluate_robustness": "robust_envs.evaluation",
     "RobustnessReport": "robust_envs.evaluation",
     "NextStates": "robust_envs.core",

@@ -17,6 +17,8 @@ _EXPORTS = {
     "RobustSAC": "robust_sb3.sac",
     "MRPO": "robust_sb3.mrpo",
     "EPOpt": "robust_sb3.mrpo",
+    "RARL": "robust_sb3.rarl",
+    "PRMDP": "robust_sb3.prmdp",
     "WR2L": "robust_sb3.wr2l",
 }
 
