@@ -21,6 +21,10 @@ Fixed before any result was seen:
   returns are whole numbers of steps alive, a 5% longer or shorter pole rarely changes when it falls, both
   members of every pair returned the same and the gradient, hence the step, was exactly zero: ``phi`` never left
   0.6 m. A scale of 40% of the ball's reach makes the smoothed return vary across the ball;
+- RARL: an adversarial horizontal/vertical force on the pole (Pinto et al.'s body for InvertedPendulum) of at most
+  5 N per component (the scale of Pinto et al.'s released code; the paper gives no bound), adversary and
+  protagonist updated in alternation with the same PPO settings; PR-MDP: the adversary's action executed with
+  probability 0.1 (Tessler et al.'s alpha); both trained for 300k protagonist steps;
 - the evaluation: 2 episodes per pole length, deterministic actions, seeds from 10,000; reported per run: the
   mean return over the sweep, its 10%-worst mean and the worst cell.
 
@@ -49,7 +53,7 @@ are skipped (resumable).
 
 Run::
 
-    nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --algos ppo wr2l --seeds 0 1 2 3 4
+    nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --seeds 0 1 2 3 4
     nice -n 10 python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4
     python -m benchmarks.wr2l_reproduction --task ip1d --summarize
 """
@@ -77,6 +81,7 @@ TASKS: dict[str, dict[str, Any]] = {
         "ppo": {"n_steps": 1000, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99, "device": "cpu"},
         "timesteps": 300_000,
         "wr2l": {"wr2l": {"epsilon_fraction": 0.5, "sigma": 0.2, "n_directions": 4}},
+        "adversarial": {"rarl": {"disturbance_kwargs": {"max_force": 5.0}}, "prmdp": {"alpha": 0.1}},
         "grid": {"pole_length": [round(0.1 * i, 1) for i in range(3, 31)]},
         "out": Path("benchmarks/results/wr2l_1d"),
     },
@@ -141,7 +146,7 @@ def test_cells(task: str) -> Any:
 def algos_of(task: str) -> tuple[str, ...]:
     """:return: the learners a task compares"""
     config = TASKS[task]
-    return ("ppo", *config["wr2l"], *(("ppo-mean",) if "ppo_mean_ball" in config else ()))
+    return ("ppo", *config["wr2l"], *config.get("adversarial", {}), *(("ppo-mean",) if "ppo_mean_ball" in config else ()))
 
 
 def make_model(task: str, algo: str, seed: int) -> Any:
@@ -160,6 +165,22 @@ def make_model(task: str, algo: str, seed: int) -> Any:
         settings = {**config["wr2l"][algo], **config["ppo"]}
         parameterisation = settings.pop("parameterisation", config["parameterisation"])
         return WR2L("MlpPolicy", env, parameterisation, seed=seed, verbose=0, **settings)
+    if algo in config.get("adversarial", {}):
+        from robust_sb3 import PRMDP, RARL
+
+        env.close()
+        ppo = {key: value for key, value in config["ppo"].items() if key != "device"}
+        trainer = RARL if algo == "rarl" else PRMDP
+        return trainer(
+            "MlpPolicy",
+            env_id,
+            n_envs=config["n_envs"],
+            env_kwargs=env_kwargs,
+            protagonist_kwargs=ppo,
+            seed=seed,
+            device=config["ppo"]["device"],
+            **config["adversarial"][algo],
+        )
     if algo == "ppo-mean":
         from robust_envs.wrappers import DomainRandomization
         from robust_sb3.wr2l import wasserstein_ball_set
