@@ -268,6 +268,21 @@ def test_wr2l_moves_phi_against_the_return():
     assert ball_value(phi, model.hessian, model.coordinates.origin) == pytest.approx(1e-6, rel=1e-6)
 
 
+def test_wr2l_zero_gradient_keeps_phi_where_it_was():
+    # a flat return (every pair alike) gives g = 0: Eq. 10 has no direction, and phi stays, not back to phi0
+    model = _model(epsilon=1e-4)
+    model.perturbed_returns = lambda points, seeds, actor=None: np.atleast_2d(points)[:, 0] * 100.0
+    moved = model.model_phase()
+    assert moved[0] < 0.0 and model.zero_gradient_steps == 0
+    model.perturbed_returns = lambda points, seeds, actor=None: np.full(len(np.atleast_2d(points)), 7.0)
+    np.testing.assert_array_equal(model.model_phase(), moved)
+    assert model.zero_gradient_steps == 1 and model.model_steps == 2
+    cold = _model(epsilon=1e-4, warm_start=False)
+    cold.phi = moved.copy()
+    cold.perturbed_returns = model.perturbed_returns
+    np.testing.assert_array_equal(cold.model_phase(), cold.coordinates.origin)  # the literal form starts at phi0
+
+
 def test_wr2l_clips_to_the_trust_region():
     model = _model(epsilon=1e6, trust_region=0.2)
     model.perturbed_returns = lambda points, seeds, actor=None: -np.atleast_2d(points)[:, 0]  # J falls with length

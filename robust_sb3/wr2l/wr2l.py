@@ -64,6 +64,7 @@ class WorstCaseDynamics:
         self.phi: np.ndarray | None = None
         self.model_steps = 0
         self.clipped_steps = 0
+        self.zero_gradient_steps = 0
         self.phase1_env_steps = 0
         self.phase1_seconds = 0.0
         self.last_gradient: GradientEstimate | None = None
@@ -273,12 +274,14 @@ class WorstCaseDynamics:
                 rng=self._wr2l_rng,
                 directions=config.directions,
             )
-            target = ellipsoid_step(estimate.gradient, self.hessian, coordinates.origin, self.epsilon)  # Eq. 10
+            # Eq. 10 from the current iterate: a zero gradient (a flat return, e.g. every pair survived alike) keeps x
+            target = ellipsoid_step(estimate.gradient, self.hessian, coordinates.origin, self.epsilon, phi=x)
             alpha = frank_wolfe_step_size(j) if config.step_size == "fw" else self._armijo(actor, x, target, estimate.gradient)
             clipped = clip_to_bounds(x + alpha * (target - x), coordinates.low, coordinates.high)  # A8
             x = clipped.params
             self.model_steps += 1
             self.clipped_steps += int(clipped.any)
+            self.zero_gradient_steps += int(not estimate.gradient.any())
             self.last_gradient = estimate
         self.phi = x
         self.phase1_seconds += time.perf_counter() - start
@@ -292,6 +295,7 @@ class WorstCaseDynamics:
             self.logger.record("wr2l/grad_norm", float(np.linalg.norm(self.last_gradient.gradient)))
             self.logger.record("wr2l/J_hat", self.last_gradient.mean_return)
         self.logger.record("wr2l/clip_fraction", self.clipped_steps / max(self.model_steps, 1))
+        self.logger.record("wr2l/zero_gradient_fraction", self.zero_gradient_steps / max(self.model_steps, 1))
         self.logger.record("wr2l/hessian_cond", float(np.linalg.cond(self.hessian)))
         self.logger.record("wr2l/phase1_env_steps", self.phase1_env_steps)
         self.logger.record("wr2l/phase1_seconds", self.phase1_seconds)
@@ -357,6 +361,8 @@ class WR2L(WorstCaseDynamics, CheckedLoadMixin, PPO):
     ``coords``), :attr:`epsilon`; :attr:`coordinates` maps between those coordinates and the env's parameters.
     Logged (``wr2l/...``): ``ball_value`` (about ``epsilon`` after an unclipped step), ``epsilon``, ``grad_norm``,
     ``J_hat`` (mean perturbed return), ``clip_fraction`` (the fraction of model steps the bounds clipped so far),
+    ``zero_gradient_fraction`` (the fraction of model steps whose gradient estimate was exactly zero, so ``phi``
+    stayed where it was: every pair returned alike, common on tasks whose return counts steps alive),
     ``hessian_cond``, ``phase1_env_steps``, ``phase1_seconds`` and ``phi/<name>``. ``save``/``load`` keep ``phi0``,
     ``phi^[k]``, ``H0``, ``epsilon`` and the settings.
 
