@@ -52,6 +52,7 @@ import torch as th
 import robust_envs
 from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet, evaluate_robustness, get_preset
 from robust_envs.suite.presets import training_params
+from robust_envs.wrappers import PERTURBED_NEXT_OBS
 from robust_sb3 import MPO, RobustSAC
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -183,7 +184,7 @@ def suite_protocol(suite: str, control_timestep: float | None = None) -> Protoco
 
 
 class AngleFeatures(gym.Wrapper):
-    """Observation ``(theta, theta_dot)`` -> ``(cos theta, sin theta, theta_dot)``, also for ``info["perturbed_next_obs"]``."""
+    """Observation ``(theta, theta_dot)`` -> ``(cos theta, sin theta, theta_dot)``, also for ``info[PERTURBED_NEXT_OBS]``."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
@@ -200,8 +201,8 @@ class AngleFeatures(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if "perturbed_next_obs" in info:
-            info["perturbed_next_obs"] = self.features(info["perturbed_next_obs"])
+        if PERTURBED_NEXT_OBS in info:
+            info[PERTURBED_NEXT_OBS] = self.features(info[PERTURBED_NEXT_OBS])
         return self.features(obs), reward, terminated, truncated, info
 
 

@@ -5,8 +5,9 @@ The ``robust-rl`` command line (also ``python -m robust_envs``).
 - ``robust-rl evaluate --env ID (--preset NAME | --grid name=v1,v2 ... | --set-json FILE) --policy ...``:
   the returns of a fixed policy over a parameter grid (:func:`robust_envs.evaluation.evaluate_robustness`). The policy
   is ``zero``, ``random`` or a model file with ``--algo NAME``: an SB3, sb3-contrib or ``robust_sb3`` algorithm
-  (case-insensitive) or ``module:Class``; torch and SB3 are imported only to load such a file. Output paths are
-  checked before the evaluation runs;
+  (case-insensitive) or ``module:Class``; torch and SB3 are imported only to load such a file. The cells and the
+  output paths are checked before a model file is loaded or an episode runs, and no output may overwrite the model
+  file or the ``--set-json`` file;
 - ``robust-rl demo [--timesteps N] [--seeds S ...]``: the main job, a robust policy against its non-robust twin on
   held-out pole lengths (:mod:`robust_sb3.demo`; needs the ``[sb3,plots]`` extras).
 """
@@ -19,12 +20,11 @@ import difflib
 import importlib
 import inspect
 import json
-import os
 import pickle
 import sys
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
         demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     else:
         build_demo_parser(demo)
+    # imports no minari until a datasets command runs, so the parser builds without the [data] extra
+    from robust_envs.datasets.cli import add_datasets_subcommand
+
+    add_datasets_subcommand(sub)
     return parser
 
 
@@ -280,41 +284,42 @@ def _load_cells(args: argparse.Namespace) -> Any:
         raise CLIError(f"cannot read --set-json {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise CLIError(f"--set-json {path} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"--set-json {path} is not valid JSON (not UTF-8 text: {exc})") from None
     if isinstance(data, dict) and "env_id" in data:
         from robust_envs.uncertainty import UncertaintySet
 
-        return UncertaintySet.from_dict(data)
+        try:
+            return UncertaintySet.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(f"--set-json {path}: {exc}") from None
     if isinstance(data, dict | list):
         return data
     raise CLIError(f"--set-json {path} must hold an object or a list, got {type(data).__name__}")
 
 
+def _check_cells(args: argparse.Namespace, grid_or_set: Any) -> None:
+    """Check the cells against the env's parameters before a model is loaded or an episode runs."""
+    from robust_envs.evaluation import check_cells, expand_cells
+
+    try:
+        check_cells(args.env, expand_cells(args.env, grid_or_set, args.points))
+    except (ValueError, TypeError) as exc:
+        if args.set_json is None:
+            raise
+        raise CLIError(f"--set-json {args.set_json}: {exc}") from None
+
+
 def _check_output(option: str, text: str) -> None:
     """Fail early, before any episode runs, on an output path that cannot be written or has a wrong suffix."""
-    path = Path(text)
-    if not text.strip():
-        raise CLIError(f"{option} needs a file name, got {text!r}")
-    if path.is_dir():
-        raise CLIError(f"{option} {path} is a folder; give a file name inside it (e.g. {path / 'report'}.*)")
-    folder = path.parent
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise CLIError(f"{option} {path}: the folder {folder} {what}; create it first or choose another path")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CLIError(f"{option} {path}: the folder {folder} is not writable; choose another path")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise CLIError(f"{option} {path} exists and is not writable; choose another path")
-    if OUTPUT_OPTIONS[option]:
-        from robust_envs.evaluation.plots import image_formats
+    from robust_envs.evaluation.paths import check_output_path
 
-        try:
-            formats = image_formats()
-        except ImportError as exc:
-            raise CLIError(f"{option} {path}: {exc}") from None
-        if path.suffix.lower().lstrip(".") not in formats:
-            suffix = repr(path.suffix) if path.suffix else "no suffix"
-            allowed = ", ".join(f".{f}" for f in sorted(formats))
-            raise CLIError(f"{option} {path} has {suffix}, not an image format; use one of {allowed} (e.g. {path.stem}.png)")
+    try:
+        check_output_path(text, option, image=OUTPUT_OPTIONS[option])
+    except ImportError as exc:
+        raise CLIError(f"{option} {text}: {exc}") from None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _check_outputs(args: argparse.Namespace, grid_or_set: Any) -> None:
@@ -328,6 +333,17 @@ def _check_outputs(args: argparse.Namespace, grid_or_set: Any) -> None:
         if key in seen:
             raise CLIError(f"{seen[key]} and {option} both write {text}; give each output its own file")
         seen[key] = option
+    # an output must not overwrite an input: the model file (SB3's load also finds it without .zip) or --set-json
+    inputs = {"--set-json": [args.set_json]} if args.set_json is not None else {}
+    if args.policy not in BUILTIN_POLICIES:
+        inputs["--policy"] = [args.policy, f"{args.policy}.zip"]
+    for source, names in inputs.items():
+        for name in names:
+            clash = seen.get(Path(name).resolve())
+            if clash is not None and Path(name).exists():
+                raise CLIError(
+                    f"{clash} {given[clash]} would overwrite the {source} file {name}; write the output to another file"
+                )
     if args.heatmap is not None:
         from robust_envs.evaluation import RobustnessReport, expand_cells
 
@@ -364,8 +380,8 @@ def resolve_algorithm(name: str) -> type:
             raise CLIError(f"--algo {name!r} is not of the form module:Class (e.g. robust_sb3.mpo:MPO)")
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise CLIError(f"--algo {name!r}: cannot import module {module_name!r} ({exc})") from None
+        except Exception as exc:  # ImportError, a relative name (TypeError), or whatever the module raises on import
+            raise CLIError(f"--algo {name!r}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})") from None
         algo = getattr(module, class_name, None)
         if algo is None:
             raise CLIError(f"--algo {name!r}: module {module_name!r} has no attribute {class_name!r}")
@@ -478,6 +494,8 @@ def _make_policy(args: argparse.Namespace) -> Any:
         if args.policy == "zero":
             return ZeroPolicy(space.shape, space.dtype)
         return RandomPolicy(space.low, space.high, seed=args.seed)
+    if not args.policy.strip():
+        raise CLIError(f"--policy needs one of {BUILTIN_POLICIES} or a model file, got {args.policy!r}")
     path = Path(args.policy)
     if not path.exists() and Path(f"{path}.zip").is_file():  # SB3's save adds .zip, and its load accepts the stem
         path = Path(f"{path}.zip")
@@ -495,6 +513,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     env_class(args.env)  # unknown id: ValueError before anything is built
     grid_or_set = _load_cells(args)
+    _check_cells(args, grid_or_set)  # before a model file is loaded
     _check_outputs(args, grid_or_set)  # before the (possibly long) evaluation, not after it
     policy = _make_policy(args)
     report = evaluation.evaluate_robustness(
@@ -539,12 +558,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the ``robust-rl`` command line.
 
-    :param argv: the arguments (default: ``sys.argv[1:]``)
+    :param argv: the arguments, a list of strings (default: ``sys.argv[1:]``)
     :return: the exit code: 0 on success, 2 on a usage or input error (argparse's own errors exit with 2)
+    :raises TypeError: ``argv`` is a single string (argparse would split it into one-letter arguments), or not an
+        iterable of strings
     """
+    if argv is not None:
+        if isinstance(argv, str | bytes) or not isinstance(argv, Iterable):
+            raise TypeError(
+                f"argv must be a list of strings such as ['envs', '--env', 'RobustHopper-v0'], got {argv!r} "
+                f"({type(argv).__name__})"
+            )
+        argv = list(argv)
+        odd = [arg for arg in argv if not isinstance(arg, str)]
+        if odd:
+            raise TypeError(f"argv must hold only strings, got {odd} in {argv!r}")
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"envs": _cmd_envs, "evaluate": _cmd_evaluate, "demo": _cmd_demo}[args.command]
+    from robust_envs.datasets.cli import run_datasets
+
+    command = {"envs": _cmd_envs, "evaluate": _cmd_evaluate, "demo": _cmd_demo, "datasets": run_datasets}[args.command]
     try:
         return command(args)
     except (CLIError, ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:

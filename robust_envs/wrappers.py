@@ -125,6 +125,32 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise
 
 
+def _next_state_sampler(env: gym.Env, base: PerturbableEnv) -> Any:
+    """
+    The layer :class:`PerturbedTransitions` samples through: the outermost layer of ``env`` (``env`` itself, then what
+    each wrapper wraps) with its own ``sample_next_states`` and ``get_state``, else the unwrapped env.
+
+    A wrapper that changes the dynamics offers them (:class:`ForceDisturbance`: its held force is part of its state);
+    ``env.unwrapped`` knows nothing of such a wrapper, so sampling through it would ignore the force.
+
+    :raises ValueError: a two-player wrapper (:class:`DisturbedByPolicy`, :class:`DisturberEnv`) lies in between: it
+        changes the disturbance or the action inside ``step``, after the next states were sampled
+    """
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, _TwoPlayerWrapper):
+            name = type(layer).__name__
+            raise ValueError(
+                f"PerturbedTransitions cannot wrap {name}: {name} sets the disturbance (or the action) inside step, after "
+                f"the perturbed next states are sampled, so they would not be the step's. Wrap the other way round: "
+                f"{name}(PerturbedTransitions(ForceDisturbance(env, ...), models), ...)"
+            )
+        if callable(getattr(layer, "sample_next_states", None)) and callable(getattr(layer, "get_state", None)):
+            return layer
+        layer = layer.env
+    return base
+
+
 class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     Return, at every step, the next observation, reward and termination under each of K models.
@@ -138,19 +164,27 @@ class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     partial mappings are completed against the env's persistent parameters, so ``{}`` (or ``{"friction": 1.0}``
     on an env made with ``friction=1.0``) is the env's own model and its entry equals the real transition.
 
+    The next states are sampled through the outermost wrapper inside this one that has its own
+    ``sample_next_states`` and ``get_state`` (a :class:`ForceDisturbance`: each model then runs under the force it
+    holds, as ``step`` does), else through ``env.unwrapped``. Wrap a force inside this wrapper, not outside it
+    (:class:`ForceDisturbance` refuses to wrap it), and a :class:`DisturbedByPolicy` or :class:`DisturberEnv` outside it.
+
     :param env: a robust env
     :param models: the K parameter settings (an :class:`UncertaintySet` of this env with members, or a non-empty
         sequence of mappings or vectors)
+    :raises ValueError: bad models, or a :class:`DisturbedByPolicy`/:class:`DisturberEnv` inside this wrapper
     """
 
     def __init__(self, env: gym.Env, models: UncertaintySet | Sequence[Any] | Mapping[str, Any]) -> None:
         base = _perturbable(env, "PerturbedTransitions")
+        sampler = _next_state_sampler(env, base)
         if isinstance(models, Mapping) and "env_id" in models:  # an UncertaintySet's to_dict(), from an EnvSpec
             models = UncertaintySet.from_dict(models)
         batch = base.resolve_param_batch(models)  # validates the models (and a set's env id) against the env
         gym.utils.RecordConstructorArgs.__init__(self, models=_json_models(models))
         super().__init__(env)
         self._base = base
+        self._sampler = sampler
         self.models = models
         self._batch_of = base.base_params.tobytes()
         self._param_batch = batch
@@ -170,7 +204,7 @@ class PerturbedTransitions(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action):
         """Step, and add the K models' next observations, rewards and terminations to ``info``."""
-        sampled = self._base.sample_next_states(None, np.asarray(action)[None], self.param_batch)
+        sampled = self._sampler.sample_next_states(None, np.asarray(action)[None], self.param_batch)
         observation, reward, terminated, truncated, info = self.env.step(action)
         info[PERTURBED_NEXT_OBS] = sampled.observations[0]
         info[PERTURBED_REWARDS] = sampled.rewards[0]
@@ -210,7 +244,8 @@ class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
     under a disturbance by putting it in the states (``set_disturbance(w)`` then ``get_state()``, or write the last
     ``2 * n_bodies`` entries). Rows without force use the env's batched sampler; rows with a force are stepped one
     by one on a private copy of the env (its ``reset`` with the row's parameters, ``set_state``, the force, ``step``).
-    The ``env.unwrapped`` methods of the same names know nothing of the force.
+    The ``env.unwrapped`` methods of the same names know nothing of the force; :class:`PerturbedTransitions` around
+    this wrapper samples through it (this wrapper refuses to wrap a :class:`PerturbedTransitions`).
 
     :param env: a robust MuJoCo env
     :param bodies: names of the bodies pushed (one name may be given as a plain string)
@@ -221,6 +256,14 @@ class ForceDisturbance(gym.Wrapper, gym.utils.RecordConstructorArgs):
         base: Any = _perturbable(env, "ForceDisturbance")
         if not hasattr(base, "model"):
             raise ValueError(f"ForceDisturbance needs a MuJoCo env, got {type(base).__name__}")
+        inner: Any = env
+        while isinstance(inner, gym.Wrapper):
+            if isinstance(inner, PerturbedTransitions):  # its next states, sampled inside the force, would ignore it
+                raise ValueError(
+                    "ForceDisturbance cannot wrap PerturbedTransitions: the perturbed next states would ignore the force. "
+                    "Wrap the other way round: PerturbedTransitions(ForceDisturbance(env, bodies, max_force), models)"
+                )
+            inner = inner.env
         names = [base.model.body(i).name for i in range(base.model.nbody)]
         if isinstance(bodies, str):
             bodies = (bodies,)

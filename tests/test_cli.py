@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from robust_envs import cli
 from robust_envs.cli import main
-from robust_envs.evaluation import RobustnessReport, evaluate_robustness
+from robust_envs.evaluation import RobustnessReport, evaluate_robustness, paths
 from robust_envs.registration import ENVS, env_class
 
 IP = "RobustInvertedPendulum-v0"
@@ -225,7 +224,8 @@ def test_unwritable_folder_is_rejected_before_any_episode(tmp_path, capsys, monk
     locked.mkdir(mode=0o500)
     # root may write into a read-only folder, so the permission check is answered as for an ordinary user
     real_access = os.access
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: False if Path(path) == locked else real_access(path, mode))
+    # the CLI checks its outputs with robust_envs.evaluation.paths.check_output_path
+    monkeypatch.setattr(paths.os, "access", lambda path, mode: False if Path(path) == locked else real_access(path, mode))
     assert main([*EVAL, "--grid", "pole_length=0.4", "--policy", "zero", "--csv", str(locked / "r.csv")]) == 2
     assert "not writable" in capsys.readouterr().err
 

@@ -356,3 +356,17 @@ def test_torch_free_and_minari_only_to_write(monkeypatch):
     monkeypatch.setitem(sys.modules, "minari", None)  # as if the [data] extra were not installed
     with pytest.raises(ImportError, match=r"robust-rl\[data\]"):
         rd.create_dataset("new/set-v0", episodes)
+
+
+def test_robust_rl_datasets_command(minari_root, capsys):
+    # the project's command line reaches the datasets commands: generate, then list and show what it wrote
+    from robust_envs.cli import main
+
+    argv = ["datasets", "generate", "RobustCartPole-v0", "random", "--steps", "20", "--dataset-id", "cli/cp-v0"]
+    assert main([*argv, "--no-progress", "--ref-episodes", "2"]) == 0
+    assert main(["datasets", "list"]) == 0
+    assert "cli/cp-v0" in capsys.readouterr().out
+    assert main(["datasets", "show", "cli/cp-v0"]) == 0
+    assert main(["datasets", "generate", "RobustCartPole-v0", "medium", "--steps", "20", "--dataset-id", "cli/m-v0"]) == 2
+    assert "medium" in capsys.readouterr().err
+    assert not (minari_root / "cli" / "m-v0").exists()

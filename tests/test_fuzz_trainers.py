@@ -351,6 +351,43 @@ def test_files_without_the_recorded_algorithm_are_recognised_by_their_settings(t
     refused(MRPO, tmp_path / "legacy.zip", "not saved by MRPO")
 
 
+def _legacy(raw: bytes) -> bytes:
+    """:return: the save file as the earlier format wrote it: the same members, without the recorded class name."""
+    return rewritten(raw, lambda content: json.dumps(_without(json.loads(content), "_algorithm_name")).encode())
+
+
+def test_earlier_format_mrpo_and_epopt_files_are_told_apart(tmp_path, saved):
+    """An MRPO file holds every setting EPOpt is recognised by (MRPO adds kappa): EPOpt.load used to take it silently."""
+    for name in ("MRPO", "EPOpt"):
+        (tmp_path / f"{name}_legacy.zip").write_bytes(_legacy(saved[name].read_bytes()))
+    assert type(MRPO.load(tmp_path / "MRPO_legacy.zip", device="cpu")) is MRPO
+    assert type(EPOpt.load(tmp_path / "EPOpt_legacy.zip", device="cpu")) is EPOpt
+    message = refused(EPOpt, tmp_path / "MRPO_legacy.zip", "not saved by EPOpt: it holds MRPO's settings ['kappa']")
+    assert "load it with MRPO.load()" in message
+    refused(EPOpt, io.BytesIO(_legacy(saved["MRPO"].read_bytes())), "saved by MRPO")
+    refused(MRPO, tmp_path / "EPOpt_legacy.zip", "lacks MRPO's settings ['kappa']")
+
+
+def test_earlier_format_files_of_the_other_trainers_still_load_with_their_own_class(tmp_path, saved):
+    for name, algorithm in ALGORITHMS.items():
+        path = tmp_path / f"{name}_legacy.zip"
+        path.write_bytes(_legacy(saved[name].read_bytes()))
+        assert type(algorithm.load(path, device="cpu")) is algorithm
+        for other_name, other in ALGORITHMS.items():
+            if other is not algorithm:
+                refused(other, path, f"not saved by {other_name}")
+
+
+def test_a_file_recorded_by_a_base_class_must_hold_the_loaders_settings(tmp_path, saved):
+    def recorded_by_base(content: bytes) -> bytes:
+        return json.dumps({**json.loads(content), "_algorithm_name": "SampledEnvsPPO"}).encode()
+
+    path = tmp_path / "base.zip"
+    path.write_bytes(rewritten(saved["EPOpt"].read_bytes(), recorded_by_base))
+    refused(MRPO, path, "the file was saved by SampledEnvsPPO, which lacks MRPO's settings ['kappa']")
+    assert type(EPOpt.load(path, device="cpu")) is EPOpt  # it holds every setting of EPOpt's
+
+
 def test_whole_files_still_load(saved):
     for name, algorithm in ALGORITHMS.items():
         assert type(algorithm.load(saved[name], device="cpu")) is algorithm

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from robust_envs.evaluation.paths import check_output_path
 from robust_envs.evaluation.report import format_cell
 
 if TYPE_CHECKING:
@@ -53,9 +54,13 @@ def plot_heatmap(report: RobustnessReport, path: str | Path, x: str | None = Non
     :param x: the parameter on the horizontal axis (default: the first varied parameter)
     :param y: the parameter on the vertical axis (default: the second varied parameter)
     :return: the path written
-    :raises ValueError: the cells do not form a 2-d grid (see :meth:`RobustnessReport.grid_axes`)
+    :raises TypeError: ``path`` is not a file name
+    :raises ValueError: the cells do not form a 2-d grid (see :meth:`RobustnessReport.grid_axes`), or ``path`` cannot
+        be written or has no image suffix (see :func:`~robust_envs.evaluation.paths.check_output_path`); nothing is
+        written then
     :raises ImportError: matplotlib is missing
     """
+    path = check_output_path(path, "heatmap path", image=True)
     x, y, xs, ys, means = report.grid_axes(x, y)
     figure_cls = figure_class()
     fig = figure_cls(figsize=(max(4.5, 1.8 + 0.9 * len(xs)), max(3.5, 1.5 + 0.6 * len(ys))), layout="constrained")
@@ -72,7 +77,6 @@ def plot_heatmap(report: RobustnessReport, path: str | Path, x: str | None = Non
         for j in range(len(xs)):
             colour = "black" if means[i, j] > middle else "white"
             ax.text(j, i, f"{means[i, j]:.4g}", ha="center", va="center", color=colour, fontsize=8)
-    path = Path(path)
     fig.savefig(path, dpi=100)
     return path
 
@@ -84,8 +88,12 @@ def plot_bars(report: RobustnessReport, path: str | Path) -> Path:
     :param report: the report to plot
     :param path: the image file to write (format from the suffix, e.g. ``.png``)
     :return: the path written
+    :raises TypeError: ``path`` is not a file name
+    :raises ValueError: ``path`` cannot be written or has no image suffix (see
+        :func:`~robust_envs.evaluation.paths.check_output_path`); nothing is written then
     :raises ImportError: matplotlib is missing
     """
+    path = check_output_path(path, "bar chart path", image=True)
     figure_cls = figure_class()
     fig = figure_cls(figsize=(max(5.0, 0.9 * report.n_cells + 1.5), 4.5), layout="constrained")
     ax = fig.add_subplot()
@@ -95,6 +103,5 @@ def plot_bars(report: RobustnessReport, path: str | Path) -> Path:
     ax.set_xticks(positions, labels, fontsize=7, rotation=90 if report.n_cells > 8 else 0)
     ax.set_ylabel("mean return (± std)")
     ax.set_title(f"{report.env_id}\nmean return over {report.n_episodes} episode(s) per cell", fontsize=10)
-    path = Path(path)
     fig.savefig(path, dpi=100)
     return path

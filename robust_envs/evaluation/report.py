@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from robust_envs.evaluation.paths import check_output_path
+
 _CSV_FIXED = ("cell", "episode", "seed", "length", "return")
+#: the keys of :meth:`RobustnessReport.to_dict`
+_DICT_REQUIRED = ("env_id", "cells", "returns")
+_DICT_OPTIONAL = ("lengths", "seed")
 
 
 @dataclass(eq=False)
@@ -42,14 +48,32 @@ class RobustnessReport:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        self.cells = [{str(k): float(v) for k, v in cell.items()} for cell in self.cells]
-        self.returns = np.asarray(self.returns, dtype=np.float64)
+        # every field is checked here, so a report made by hand, from_dict, from_csv or from_json is refused with
+        # a message naming the bad value instead of failing (or silently turning None into NaN) later
+        if not isinstance(self.env_id, str):
+            raise TypeError(f"env_id must be an env id string, got {self.env_id!r} ({type(self.env_id).__name__})")
+        if not self.env_id.strip():
+            raise ValueError(f"env_id must name the evaluated env, got {self.env_id!r}")
+        self.cells = _check_cells(self.cells)
+        self.returns = _number_array(self.returns, "returns")
         if self.returns.ndim != 2 or self.returns.shape[0] != len(self.cells) or self.returns.shape[1] < 1:
             raise ValueError(f"returns must have shape (n_cells={len(self.cells)}, n_episodes>=1), got {self.returns.shape}")
+        if not np.isfinite(self.returns).all():
+            raise ValueError(f"returns must be finite (sums of rewards), got {_first_bad(self.returns)}")
         if self.lengths is not None:
-            self.lengths = np.asarray(self.lengths, dtype=np.int64)
-            if self.lengths.shape != self.returns.shape:
-                raise ValueError(f"lengths must have the shape of returns {self.returns.shape}, got {self.lengths.shape}")
+            lengths = _number_array(self.lengths, "lengths")
+            if lengths.shape != self.returns.shape:
+                raise ValueError(f"lengths must have the shape of returns {self.returns.shape}, got {lengths.shape}")
+            bad = ~np.isfinite(lengths) | (lengths < 0) | (lengths != np.round(lengths))
+            if bad.any():
+                raise ValueError(f"lengths must be whole numbers of steps >= 0, got {_first_bad(lengths, bad)}")
+            self.lengths = lengths.astype(np.int64)
+        if self.seed is not None:
+            if isinstance(self.seed, bool | np.bool_) or not isinstance(self.seed, int | np.integer):
+                raise TypeError(f"seed must be an int >= 0 or None, got {self.seed!r} ({type(self.seed).__name__})")
+            if self.seed < 0:
+                raise ValueError(f"seed must be >= 0 (episode seeds are seed, seed+1, ...), got {self.seed}")
+            self.seed = int(self.seed)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RobustnessReport):
@@ -133,9 +157,10 @@ class RobustnessReport:
 
         :param alpha: the fraction of worst episodes, in ``(0, 1]``
         :return: the mean of the worst ``k`` returns
+        :raises TypeError: ``alpha`` is not a number
+        :raises ValueError: ``alpha`` is outside ``(0, 1]`` (or NaN)
         """
-        if not (isinstance(alpha, int | float) and 0.0 < alpha <= 1.0):
-            raise ValueError(f"alpha must be a fraction in (0, 1], got {alpha!r}")
+        alpha = _check_alpha(alpha)
         flat = np.sort(self.returns, axis=None)
         k = max(1, math.ceil(round(alpha * flat.size, 9)))
         return float(flat[:k].mean())
@@ -164,8 +189,11 @@ class RobustnessReport:
 
         :param path: the file to write
         :return: the path written
+        :raises TypeError: ``path`` is not a file name
+        :raises ValueError: a path that cannot be written (see :func:`~robust_envs.evaluation.paths.check_output_path`),
+            or a parameter named like one of the CSV's own columns; nothing is written then
         """
-        path = Path(path)
+        path = check_output_path(path, "to_csv path")
         clash = set(self.param_names) & set(_CSV_FIXED)
         if clash:
             raise ValueError(f"Parameter names {sorted(clash)} clash with the CSV's own columns {_CSV_FIXED}")
@@ -186,32 +214,58 @@ class RobustnessReport:
         :param path: the CSV file
         :param env_id: the environment the report belongs to
         :return: the report
+        :raises TypeError: ``path`` is not a file name, or ``env_id`` not a string
+        :raises FileNotFoundError: no such file
+        :raises ValueError: a file that is not a report written by :meth:`to_csv` (missing columns, a row of the
+            wrong length, a field that is not a number, a repeated or missing ``(cell, episode)``); the message names
+            the file and, where it can, the line
         """
-        with Path(path).open(newline="") as f:
-            reader = csv.DictReader(f)
-            names = [c for c in reader.fieldnames or () if c not in _CSV_FIXED]
-            rows = list(reader)
-        if not rows:
-            raise ValueError(f"{path} holds no rows")
-        n_cells = max(int(r["cell"]) for r in rows) + 1
-        n_episodes = max(int(r["episode"]) for r in rows) + 1
-        if len(rows) != n_cells * n_episodes:
-            raise ValueError(f"{path}: expected {n_cells} x {n_episodes} rows, found {len(rows)}")
-        returns = np.empty((n_cells, n_episodes))
-        lengths = np.zeros((n_cells, n_episodes), dtype=np.int64)
-        has_lengths = all(r["length"] != "" for r in rows)
-        cells: list[dict[str, float]] = [{} for _ in range(n_cells)]
-        seed = None
-        for r in rows:
-            c, e = int(r["cell"]), int(r["episode"])
-            returns[c, e] = float(r["return"])
-            if has_lengths:
-                lengths[c, e] = int(r["length"])
-            if e == 0:
-                cells[c] = {name: float(r[name]) for name in names if r[name] != ""}
-                if r["seed"] != "":
-                    seed = int(r["seed"])
-        return cls(env_id=env_id, cells=cells, returns=returns, lengths=lengths if has_lengths else None, seed=seed)
+        path = _input_path(path, "RobustnessReport.from_csv")
+        if not isinstance(env_id, str):
+            raise TypeError(f"env_id must be an env id string, got {env_id!r} ({type(env_id).__name__})")
+        header, lines = _read_csv(path)
+        names = [c for c in header if c not in _CSV_FIXED]
+        episodes: dict[tuple[int, int], tuple[float, int | None]] = {}
+        cells: dict[int, dict[str, float]] = {}
+        seeds: set[int] = set()
+        for line, fields in lines:
+            where = f"{path}, line {line}"
+            if len(fields) != len(header):
+                raise ValueError(f"{where}: {len(fields)} fields, but the header has {len(header)} columns {header}")
+            row = dict(zip(header, fields, strict=True))
+            c, e = _csv_int(row["cell"], where, "cell"), _csv_int(row["episode"], where, "episode")
+            if (c, e) in episodes:
+                raise ValueError(f"{where}: cell {c}, episode {e} appears twice")
+            length = None if row["length"] == "" else _csv_int(row["length"], where, "length")
+            episodes[c, e] = (_csv_float(row["return"], where, "return"), length)
+            if row["seed"] != "":
+                seeds.add(_csv_int(row["seed"], where, "seed") - e)
+            cell = {name: _csv_float(row[name], where, name) for name in names if row[name] != ""}
+            if cells.setdefault(c, cell) != cell:
+                raise ValueError(f"{where}: cell {c} has parameters {cell}, but {cells[c]} on an earlier line")
+        n_cells = max(c for c, _ in episodes) + 1
+        n_episodes = max(e for _, e in episodes) + 1
+        if len(episodes) != n_cells * n_episodes:
+            absent = next((c, e) for c in range(n_cells) for e in range(n_episodes) if (c, e) not in episodes)
+            raise ValueError(
+                f"{path}: expected {n_cells} x {n_episodes} rows (cells x episodes), found {len(episodes)}; "
+                f"cell {absent[0]}, episode {absent[1]} is missing"
+            )
+        if len(seeds) > 1:
+            raise ValueError(f"{path}: the seeds do not follow seed + episode from one seed (they imply {sorted(seeds)})")
+        returns = np.array([[episodes[c, e][0] for e in range(n_episodes)] for c in range(n_cells)])
+        lengths = [[episodes[c, e][1] for e in range(n_episodes)] for c in range(n_cells)]
+        has_lengths = all(n is not None for row in lengths for n in row)
+        try:
+            return cls(
+                env_id=env_id,
+                cells=[cells[c] for c in range(n_cells)],
+                returns=returns,
+                lengths=np.array(lengths, dtype=np.int64) if has_lengths else None,
+                seed=seeds.pop() if seeds else None,
+            )
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{path}: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """:return: a JSON-serialisable description that :meth:`from_dict` reads back exactly."""
@@ -225,13 +279,30 @@ class RobustnessReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RobustnessReport:
-        """:return: the report :meth:`to_dict` described."""
-        lengths = data.get("lengths")
+        """
+        :param data: what :meth:`to_dict` returned (``env_id``, ``cells`` and ``returns`` required; ``lengths`` and
+            ``seed`` optional)
+        :return: the report :meth:`to_dict` described
+        :raises TypeError: ``data`` is not a mapping, or a field has the wrong type
+        :raises ValueError: a required key is missing, a key is unknown, or a field has a bad value
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(
+                f"RobustnessReport.from_dict takes the mapping to_dict() returns, got {data!r:.200} ({type(data).__name__})"
+            )
+        missing = [key for key in _DICT_REQUIRED if key not in data]
+        unknown = [key for key in data if key not in _DICT_REQUIRED + _DICT_OPTIONAL]
+        if missing or unknown:
+            problems = [f"missing keys {missing}"] * bool(missing) + [f"unknown keys {unknown}"] * bool(unknown)
+            raise ValueError(
+                f"RobustnessReport.from_dict: {'; '.join(problems)}; a report holds {list(_DICT_REQUIRED)} and optionally "
+                f"{list(_DICT_OPTIONAL)} (as to_dict() writes them)"
+            )
         return cls(
             env_id=data["env_id"],
-            cells=[dict(cell) for cell in data["cells"]],
-            returns=np.array(data["returns"], dtype=np.float64),
-            lengths=None if lengths is None else np.array(lengths, dtype=np.int64),
+            cells=data["cells"],
+            returns=data["returns"],
+            lengths=data.get("lengths"),
             seed=data.get("seed"),
         )
 
@@ -241,8 +312,11 @@ class RobustnessReport:
 
         :param path: the file to write
         :return: the path written
+        :raises TypeError: ``path`` is not a file name
+        :raises ValueError: a path that cannot be written (see :func:`~robust_envs.evaluation.paths.check_output_path`);
+            nothing is written then
         """
-        path = Path(path)
+        path = check_output_path(path, "to_json path")
         path.write_text(json.dumps(self.to_dict(), indent=1))
         return path
 
@@ -251,8 +325,19 @@ class RobustnessReport:
         """
         :param path: a file written by :meth:`to_json`
         :return: the report
+        :raises TypeError: ``path`` is not a file name, or the file holds a field of the wrong type
+        :raises FileNotFoundError: no such file
+        :raises ValueError: the file is not JSON, or not a report's :meth:`to_dict`; the message names the file
         """
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        path = _input_path(path, "RobustnessReport.from_json")
+        try:
+            data = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is not a JSON file written by RobustnessReport.to_json ({exc})") from None
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{path}: {exc}") from exc
 
     def summary(self, alpha: float = 0.1) -> str:
         """
@@ -261,7 +346,10 @@ class RobustnessReport:
 
         :param alpha: the fraction for the worst-case line (the papers' 10%)
         :return: the table
+        :raises TypeError: ``alpha`` is not a number
+        :raises ValueError: ``alpha`` is outside ``(0, 1]``
         """
+        alpha = _check_alpha(alpha)
         names = self.param_names
         header = [*names, "mean", "std", "min"]
         body = [
@@ -339,7 +427,9 @@ class RobustnessReport:
         :param x: the parameter on the horizontal axis (default: the first varied parameter)
         :param y: the parameter on the vertical axis (default: the second varied parameter)
         :return: the path written
-        :raises ValueError: the cells do not form a 2-d grid (see :meth:`grid_axes`)
+        :raises TypeError: ``path`` is not a file name
+        :raises ValueError: the cells do not form a 2-d grid (see :meth:`grid_axes`), or ``path`` cannot be written or
+            has no image suffix (see :func:`~robust_envs.evaluation.paths.check_output_path`); nothing is written then
         :raises ImportError: matplotlib is missing
         """
         from robust_envs.evaluation.plots import plot_heatmap
@@ -352,11 +442,112 @@ class RobustnessReport:
 
         :param path: the image file to write (format from the suffix, e.g. ``.png``)
         :return: the path written
+        :raises TypeError: ``path`` is not a file name
+        :raises ValueError: ``path`` cannot be written or has no image suffix; nothing is written then
         :raises ImportError: matplotlib is missing
         """
         from robust_envs.evaluation.plots import plot_bars
 
         return plot_bars(self, path)
+
+
+def _check_cells(cells: Any) -> list[dict[str, float]]:
+    """:return: ``cells`` as new ``{str: float}`` dicts, checked (a list of mappings of names to finite numbers)."""
+    if isinstance(cells, str | bytes | Mapping) or not isinstance(cells, Sequence):
+        raise TypeError(f"cells must be a list of {{param: value}} mappings, got {cells!r} ({type(cells).__name__})")
+    if len(cells) == 0:
+        raise ValueError("cells must hold at least one {param: value} mapping (one per evaluated setting), got []")
+    out = []
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, Mapping):
+            raise TypeError(f"cell {i} must be a {{param: value}} mapping, got {cell!r} ({type(cell).__name__})")
+        checked = {}
+        for key, value in cell.items():
+            if not isinstance(key, str):
+                raise TypeError(f"cell {i}: parameter names must be strings, got {key!r} ({type(key).__name__})")
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+                raise TypeError(f"cell {i}: value of {key!r} must be a number, got {value!r} ({type(value).__name__})")
+            if not math.isfinite(value):
+                raise ValueError(f"cell {i}: value of {key!r} must be finite, got {value!r}")
+            checked[key] = float(value)
+        out.append(checked)
+    return out
+
+
+def _number_array(values: Any, name: str) -> np.ndarray:
+    """:return: ``values`` as a float64 array; a ``TypeError`` naming ``values`` if they are not all real numbers."""
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers, got {values!r:.200} ({exc})") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {values!r:.200} (dtype {array.dtype})")
+    return array.astype(np.float64)
+
+
+def _first_bad(values: np.ndarray, bad: np.ndarray | None = None) -> str:
+    """:return: the first entry of ``values`` that is not finite (or flagged by ``bad``), and its index."""
+    flags = ~np.isfinite(values) if bad is None else bad
+    index = tuple(int(i) for i in np.argwhere(flags)[0])
+    return f"{float(values[index])!r} at {index}"
+
+
+def _check_alpha(alpha: Any) -> float:
+    """:return: ``alpha`` as a float, checked to be a number in ``(0, 1]``."""
+    if isinstance(alpha, bool | np.bool_) or not isinstance(alpha, int | float | np.integer | np.floating):
+        raise TypeError(f"alpha must be a number in (0, 1], got {alpha!r} ({type(alpha).__name__})")
+    if not 0.0 < alpha <= 1.0:  # NaN fails this too
+        raise ValueError(f"alpha must be a fraction in (0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+def _input_path(path: Any, reader: str) -> Path:
+    """:return: ``path`` as a ``Path``; a ``TypeError`` naming it if it is not a file name."""
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{reader} takes a file name (a str or a pathlib.Path), got {path!r} ({type(path).__name__})")
+    return Path(path)
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """:return: the header of a CSV written by :meth:`RobustnessReport.to_csv`, checked, and its rows with line numbers."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            lines = [(reader.line_num, row) for row in reader]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a CSV file written by RobustnessReport.to_csv (not UTF-8 text: {exc})") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path} is not a CSV file written by RobustnessReport.to_csv ({exc})") from None
+    if header is None:
+        raise ValueError(f"{path} is empty; expected the header {','.join(_CSV_FIXED[:3])},<params>,length,return")
+    missing = [column for column in _CSV_FIXED if column not in header]
+    if missing:
+        raise ValueError(f"{path} is not a report written by to_csv: its header {header} lacks the columns {missing}")
+    if len(set(header)) != len(header):
+        raise ValueError(f"{path}: the header {header} names a column twice")
+    if not lines:
+        raise ValueError(f"{path} holds no rows")
+    return header, lines
+
+
+def _csv_int(text: str, where: str, column: str) -> int:
+    """:return: a CSV field as an int >= 0; a ``ValueError`` naming the file, line, column and text otherwise."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: column {column!r} must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{where}: column {column!r} must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def _csv_float(text: str, where: str, column: str) -> float:
+    """:return: a CSV field as a float; a ``ValueError`` naming the file, line, column and text otherwise."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: column {column!r} must be a number, got {text!r}") from None
 
 
 def format_param(value: float | None) -> str:

@@ -68,41 +68,51 @@ def evaluate_robustness(
     :param env_kwargs: keyword arguments of ``gym.make``; ``params`` there sets the base values that the
         cells' partial mappings start from
     :return: the report, cells in the given order
-    :raises ValueError: unknown env id, bad cell (unknown name, out-of-bounds value), bad counts or back-end
-    :raises TypeError: an unpicklable policy with ``n_workers > 1``
+    :raises ValueError: unknown env id, bad cell (unknown name, out-of-bounds value), bad counts, a negative seed,
+        an unknown back-end
+    :raises TypeError: an env id, ``grid_or_set``, ``points``, ``env_kwargs`` or ``deterministic`` of the wrong type,
+        an object that is no policy, an unpicklable policy with ``n_workers > 1``, an ``env_kwargs`` key the env
+        does not take
     :raises ImportError: ``backend="ray"`` without ray
     :raises RuntimeError: a worker process died (e.g. the caller's script is not importable by spawned workers)
+
+    Every argument is checked before the first episode: a refused call runs nothing and calls neither the policy
+    nor its ``seed``.
     """
-    ids = [entry.env_id for entry in ENVS]
-    if env_id not in ids:
-        env_class(env_id)  # raises the ValueError with a suggestion and the registered ids
+    check_env_id(env_id)
     _check_count("n_episodes", n_episodes)
     _check_count("n_workers", n_workers)
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; allowed: {BACKENDS}")
     if max_episode_steps is not None:
         _check_count("max_episode_steps", max_episode_steps)
     if not (isinstance(seed, int | np.integer) and not isinstance(seed, bool)):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    if seed < 0:
+        # Gymnasium refuses negative seeds, but only at the first reset (in a worker, after the pool started)
+        raise ValueError(f"seed must be >= 0 (episode i is reset with seed + i), got {seed}")
+    _check_points(points)
+    if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
+        raise TypeError(f"env_kwargs must be a dict of gym.make keyword arguments or None, got {env_kwargs!r}")
     make_kwargs = dict(env_kwargs or {})
+    odd_keys = [key for key in make_kwargs if not isinstance(key, str)]
+    if odd_keys:
+        raise TypeError(f"env_kwargs keys must be argument names (strings), got {odd_keys}")
     if "max_episode_steps" in make_kwargs and max_episode_steps is not None:
         raise ValueError("Give max_episode_steps either as an argument or in env_kwargs, not both")
     if max_episode_steps is not None:
         make_kwargs["max_episode_steps"] = int(max_episode_steps)
-    as_policy(policy)  # a TypeError for what is neither callable nor has predict()
+    as_policy(policy, deterministic)  # a TypeError for what is neither callable nor has predict(), or a non-bool flag
 
-    param_space: ParamSpace = env_class(env_id).param_space
     cells = expand_cells(env_id, grid_or_set, points)
-    base = param_space.resolve(make_kwargs.get("params"))
-    for i, cell in enumerate(cells):
-        try:
-            param_space.resolve(cell, base=base)
-        except (ValueError, TypeError) as exc:
-            raise type(exc)(f"Cell {i} {cell}: {exc}") from exc
+    check_cells(env_id, cells, make_kwargs.get("params"))
+    if set(make_kwargs) - {"params", "max_episode_steps"}:
+        _check_make_kwargs(env_id, make_kwargs)
 
     workers = min(int(n_workers), len(cells))
     if backend == "ray" or workers > 1:
         policy = shippable(policy)
+        _check_picklable(policy)  # before a pool or a Ray cluster starts
     tasks = [(policy, env_id, make_kwargs, cell, int(n_episodes), int(seed), bool(deterministic)) for cell in cells]
     if backend == "ray":
         results = _run_ray(tasks, workers)
@@ -120,6 +130,64 @@ def _check_count(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
+def check_env_id(env_id: Any) -> None:
+    """
+    :param env_id: what a caller passed as a robust env id
+    :raises TypeError: ``env_id`` is not a string
+    :raises ValueError: it is not a registered robust id (the message suggests a close one and lists them all)
+    """
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a robust env id string such as 'RobustHopper-v0', got {env_id!r}")
+    if env_id not in [entry.env_id for entry in ENVS]:
+        env_class(env_id)  # raises the ValueError with a suggestion and the registered ids
+
+
+def _check_points(points: Any) -> None:
+    """``points`` is an int >= 1 or a ``{name: int >= 1}`` mapping (its names are checked against a box set later)."""
+    counts = points.items() if isinstance(points, Mapping) else [(None, points)]
+    for key, value in counts:
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"points names parameters by strings, got the key {key!r} in {points!r}")
+        label = "points" if key is None else f"points[{key!r}]"
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+            raise TypeError(
+                f"{label} must be a whole number >= 1 (points may also be {{name: whole number >= 1}}), "
+                f"got {value!r} ({type(value).__name__})"
+            )
+        if value < 1:
+            raise ValueError(f"{label} must be >= 1 (a grid needs at least one point per dimension), got {value}")
+
+
+def check_cells(env_id: str, cells: Sequence[Mapping[str, float]], params: Any = None) -> None:
+    """
+    Check every cell against the env's parameters, as :func:`evaluate_robustness` runs it.
+
+    :param env_id: a robust env id
+    :param cells: partial parameter mappings, as :func:`expand_cells` returns them
+    :param params: the base values the cells' mappings complete (``gym.make``'s ``params``; ``None``: nominal)
+    :raises ValueError: a bad ``params``, or a cell with an unknown name or an out-of-bounds value (the message names
+        the cell)
+    :raises TypeError: a value of the wrong type
+    """
+    param_space: ParamSpace = env_class(env_id).param_space
+    base = param_space.resolve(params)
+    for i, cell in enumerate(cells):
+        try:
+            param_space.resolve(cell, base=base)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"Cell {i} {cell}: {exc}") from exc
+
+
+def _check_make_kwargs(env_id: str, make_kwargs: dict[str, Any]) -> None:
+    """Make (and close) one env with ``make_kwargs``, so that an argument the env does not take fails before any episode."""
+    import gymnasium as gym
+
+    try:
+        gym.make(env_id, **make_kwargs).close()
+    except TypeError as exc:
+        raise TypeError(f"env_kwargs {make_kwargs!r} do not fit {env_id}: {exc}") from exc
+
+
 def expand_cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str, int]) -> list[dict[str, float]]:
     """
     Turn the accepted forms of ``grid_or_set`` into a list of partial parameter mappings (see :func:`evaluate_robustness`).
@@ -132,8 +200,10 @@ def expand_cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str,
     :param points: grid points per dimension of a box set (an int or ``{name: int}``)
     :return: one ``{name: float}`` per cell, in order
     :raises ValueError: an unknown preset, a set of another env, an empty grid or list, a value that is not a number
-    :raises TypeError: ``grid_or_set`` or a cell of the wrong type
+    :raises TypeError: ``grid_or_set``, a cell or a parameter name of the wrong type
     """
+    if isinstance(grid_or_set, bytes | bytearray):
+        raise TypeError(f"grid_or_set must be a preset name as a str, not bytes: got {grid_or_set!r}")
     if isinstance(grid_or_set, str):
         from robust_envs.presets import get_preset
 
@@ -162,6 +232,8 @@ def expand_cells(env_id: str, grid_or_set: GridOrSet, points: int | Mapping[str,
     for i, cell in enumerate(raw):
         out = {}
         for key, value in cell.items():
+            if not isinstance(key, str):
+                raise TypeError(f"Cell {i}: parameter names must be strings, got {key!r} ({type(key).__name__})")
             if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
                 raise ValueError(f"Cell {i}: value of {key!r} must be a number, got {value!r}")
             out[str(key)] = float(value)
@@ -236,7 +308,6 @@ def _run_processes(tasks: list[tuple], workers: int) -> list[tuple[list[float], 
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    _check_picklable(tasks[0][0])
     # spawn: safe with threads (torch, MuJoCo rollout pools) in the parent; needs the caller's
     # script guarded by `if __name__ == "__main__":`
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -254,7 +325,6 @@ def _run_ray(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[i
         import ray
     except ImportError as exc:
         raise ImportError("backend='ray' needs ray: pip install 'robust-rl[ray]'") from exc
-    _check_picklable(tasks[0][0])
     started = not ray.is_initialized()
     if started:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)

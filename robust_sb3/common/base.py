@@ -92,6 +92,18 @@ def _saved_policy(data: dict[str, Any]) -> str:
     return "no readable policy class"
 
 
+def _trainer_classes() -> list[type[CheckedLoadMixin]]:
+    """:return: every imported subclass of :class:`CheckedLoadMixin`, each once."""
+    found: list[type[CheckedLoadMixin]] = []
+    pending = list(CheckedLoadMixin.__subclasses__())
+    while pending:
+        klass = pending.pop()
+        if klass not in found:
+            found.append(klass)
+            pending.extend(klass.__subclasses__())
+    return found
+
+
 class CheckedLoadMixin:
     """
     ``save`` records the algorithm's class name in the file; ``load`` checks the file before SB3 unpickles it.
@@ -103,7 +115,8 @@ class CheckedLoadMixin:
     ``load`` rather than at ``learn``.
 
     Files saved before the class name was recorded are recognised by :attr:`_identifying_attributes`, the
-    settings every file of the class holds.
+    settings every file of the class holds, and refused when they also hold another trainer's (see
+    :meth:`_check_saved_algorithm`).
     """
 
     #: attributes every save file of the class holds (recognises files that do not record the class name)
@@ -128,24 +141,72 @@ class CheckedLoadMixin:
     @classmethod
     def _check_saved_algorithm(cls, data: dict[str, Any], name: str) -> None:
         """
-        :raises ValueError: the file was saved by another algorithm (one not among ``cls`` and its bases)
+        Refuse a file another algorithm saved, before SB3 unpickles anything.
+
+        A file that records its class (:data:`ALGORITHM_KEY`) must record ``cls``; one recorded by a base class of
+        ``cls`` must also hold ``cls``'s settings. A file of the earlier format, which records no class, must hold
+        every one of ``cls``'s :attr:`_identifying_attributes` and no other trainer's settings: an MRPO file holds
+        every setting EPOpt is recognised by (MRPO adds ``kappa``), so without the second rule ``EPOpt.load`` took
+        it silently. The other trainers are those imported (:func:`_trainer_classes`; a trainer's siblings in its
+        package are imported with it).
+
+        :param data: the file's ``data`` JSON (:func:`read_saved_data`)
+        :param name: the file, as messages name it
+        :raises ValueError: the file was saved by another algorithm; the message names the file, the algorithm
+            expected and, where the file tells, the one that saved it
         """
         saved = data.get(ALGORITHM_KEY)
-        accepted = [klass.__name__ for klass in cls.__mro__]
         if isinstance(saved, str):
-            if saved not in accepted:
+            if saved == cls.__name__:
+                return
+            if saved not in [klass.__name__ for klass in cls.__mro__[1:]]:
                 raise ValueError(
                     f"Cannot load {cls.__name__} from {name}: the file was saved by {saved}, not {cls.__name__}; load it "
                     f"with {saved}.load(), or pass a file saved by {cls.__name__}.save()"
                 )
-            return
+        # a file of the earlier format (or of a base class): recognised by the settings it holds
         missing = [attribute for attribute in cls._identifying_attributes if attribute not in data]
         if missing:
-            raise ValueError(
-                f"Cannot load {cls.__name__} from {name}: the file was not saved by {cls.__name__} (it lacks "
-                f"{cls.__name__}'s settings {missing}; it holds {_saved_policy(data)}); "
-                "load it with the algorithm that saved it"
+            lacks, held = f"lacks {cls.__name__}'s settings {missing}", f"it holds {_saved_policy(data)}"
+            what = (
+                f"was saved by {saved}, which {lacks} ({held})"
+                if isinstance(saved, str)
+                else f"was not saved by {cls.__name__} (it {lacks}; {held})"
             )
+            raise ValueError(
+                f"Cannot load {cls.__name__} from {name}: the file {what}; load it with the algorithm that saved it"
+            )
+        if isinstance(saved, str):
+            return
+        claimant, extra = cls._other_trainer_of(data)
+        if claimant is not None:
+            raise ValueError(
+                f"Cannot load {cls.__name__} from {name}: the file was not saved by {cls.__name__}: it holds "
+                f"{claimant.__name__}'s settings {extra}, which {cls.__name__} does not have, so it was saved by "
+                f"{claimant.__name__} (the earlier file format does not record the algorithm); load it with "
+                f"{claimant.__name__}.load()"
+            )
+
+    @classmethod
+    def _other_trainer_of(cls, data: dict[str, Any]) -> tuple[type[CheckedLoadMixin] | None, list[str]]:
+        """
+        :param data: the ``data`` JSON of a file that records no class
+        :return: another imported trainer (neither ``cls`` nor one of its bases) whose identifying settings are all
+            in ``data`` and include some that ``cls`` is not recognised by (the most specific one), and those settings;
+            ``(None, [])`` if there is none
+        """
+        own = set(cls._identifying_attributes)
+        candidates = []
+        for klass in _trainer_classes():
+            if klass in cls.__mro__ or not klass._identifying_attributes:
+                continue
+            extra = [attribute for attribute in klass._identifying_attributes if attribute not in own]
+            if extra and all(attribute in data for attribute in klass._identifying_attributes):
+                candidates.append((len(klass._identifying_attributes), klass.__name__, klass, extra))
+        if not candidates:
+            return None, []
+        *_, klass, extra = max(candidates, key=lambda candidate: candidate[:2])
+        return klass, extra
 
     @classmethod
     def _check_saved_env(cls, data: dict[str, Any], env: Any, name: str) -> None:
