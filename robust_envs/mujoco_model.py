@@ -1,18 +1,35 @@
-"""Building perturbed MuJoCo models from a pristine nominal model: in-place edits and cached MjSpec rebuilds."""
+"""
+Building perturbed MuJoCo models from a pristine nominal model: in-place edits and cached MjSpec rebuilds.
+
+Lengths and sizes are written in place by :mod:`robust_envs.inplace_geometry` (whose :class:`InPlaceGeometry`,
+:class:`NotInPlace` and :class:`SpecValues` this module re-exports).
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
-import math
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import mujoco
 import numpy as np
 
+from robust_envs.inplace_geometry import Compiled, InPlaceGeometry, NotInPlace, SpecValues, Swap
 from robust_envs.params import GeometryEdit, ParamSpace
+
+__all__ = [
+    "InPlaceGeometry",
+    "LRUCache",
+    "ModelBuilder",
+    "ModelPool",
+    "NotInPlace",
+    "SpecValues",
+    "apply_geometry",
+    "compile_pristine",
+    "keep_body_masses",
+]
 
 
 class LRUCache:
@@ -135,861 +152,6 @@ def compile_pristine(
     return model
 
 
-# ---- geometry in place ---------------------------------------------------------------------------------
-# MuJoCo's compiler, for the fields a length or size edit changes, redone in Python floats in the compiler's
-# order of operations (user_objects.cc, user_util.cc of MuJoCo 3.x): IEEE doubles give the same results.
-
-_EPS = 1e-6  # mjEPS
-_PRIMITIVES = frozenset(
-    int(t)
-    for t in (
-        mujoco.mjtGeom.mjGEOM_SPHERE,
-        mujoco.mjtGeom.mjGEOM_CAPSULE,
-        mujoco.mjtGeom.mjGEOM_CYLINDER,
-        mujoco.mjtGeom.mjGEOM_ELLIPSOID,
-        mujoco.mjtGeom.mjGEOM_BOX,
-    )
-)
-_SPHERE, _CAPSULE, _CYLINDER, _ELLIPSOID, _BOX = (
-    int(mujoco.mjtGeom.mjGEOM_SPHERE),
-    int(mujoco.mjtGeom.mjGEOM_CAPSULE),
-    int(mujoco.mjtGeom.mjGEOM_CYLINDER),
-    int(mujoco.mjtGeom.mjGEOM_ELLIPSOID),
-    int(mujoco.mjtGeom.mjGEOM_BOX),
-)
-
-
-class NotInPlace(Exception):
-    """A geometry the in-place path cannot reproduce exactly: the caller compiles it through MjSpec instead."""
-
-
-def _normvec(vec: list[float]) -> float:
-    # mjuu_normvec: normalise in place unless within mjEPS of unit length; 0 for a near-zero vector
-    nrm = 0.0
-    for x in vec:
-        nrm += x * x
-    if nrm < _EPS:
-        return 0.0
-    nrm = math.sqrt(nrm)
-    if abs(nrm - 1) > _EPS:
-        for i in range(len(vec)):
-            vec[i] /= nrm
-    return nrm
-
-
-def _z2quat(vec: list[float]) -> list[float]:
-    # mjuu_z2quat: the rotation taking the z axis to vec
-    axis = [0.0 * vec[2] - 1.0 * vec[1], 1.0 * vec[0] - 0.0 * vec[2], 0.0 * vec[1] - 0.0 * vec[0]]
-    s = _normvec(axis)
-    if s < 1e-10:
-        axis = [1.0, 0.0, 0.0]
-    ang = math.atan2(s, vec[2])
-    sin = math.sin(ang / 2)
-    return [math.cos(ang / 2), axis[0] * sin, axis[1] * sin, axis[2] * sin]
-
-
-def _rot(vec: list[float], quat: list[float]) -> list[float]:
-    # mjuu_rotVecQuat
-    if vec[0] == 0 and vec[1] == 0 and vec[2] == 0:
-        return [0.0, 0.0, 0.0]
-    if quat[0] == 1 and quat[1] == 0 and quat[2] == 0 and quat[3] == 0:
-        return list(vec)
-    t0 = quat[0] * vec[0] + quat[2] * vec[2] - quat[3] * vec[1]
-    t1 = quat[0] * vec[1] + quat[3] * vec[0] - quat[1] * vec[2]
-    t2 = quat[0] * vec[2] + quat[1] * vec[1] - quat[2] * vec[0]
-    return [
-        vec[0] + 2 * (quat[2] * t2 - quat[3] * t1),
-        vec[1] + 2 * (quat[3] * t0 - quat[1] * t2),
-        vec[2] + 2 * (quat[1] * t1 - quat[2] * t0),
-    ]
-
-
-def _quat2mat(quat: list[float]) -> list[float]:
-    # mjuu_quat2mat
-    if quat[0] == 1 and quat[1] == 0 and quat[2] == 0 and quat[3] == 0:
-        return [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    q00, q01, q02, q03 = quat[0] * quat[0], quat[0] * quat[1], quat[0] * quat[2], quat[0] * quat[3]
-    q11, q12, q13 = quat[1] * quat[1], quat[1] * quat[2], quat[1] * quat[3]
-    q22, q23, q33 = quat[2] * quat[2], quat[2] * quat[3], quat[3] * quat[3]
-    return [
-        q00 + q11 - q22 - q33,
-        2 * (q12 - q03),
-        2 * (q13 + q02),
-        2 * (q12 + q03),
-        q00 - q11 + q22 - q33,
-        2 * (q23 - q01),
-        2 * (q13 - q02),
-        2 * (q23 + q01),
-        q00 - q11 - q22 + q33,
-    ]
-
-
-def _global_inertia(local: list[float], quat: list[float]) -> list[float]:
-    # mjuu_globalinertia: R diag(local) R' as (xx, yy, zz, xy, xz, yz)
-    m = _quat2mat(quat)
-    t = [
-        m[0] * local[0],
-        m[3] * local[0],
-        m[6] * local[0],
-        m[1] * local[1],
-        m[4] * local[1],
-        m[7] * local[1],
-        m[2] * local[2],
-        m[5] * local[2],
-        m[8] * local[2],
-    ]
-    return [
-        m[0] * t[0] + m[1] * t[3] + m[2] * t[6],
-        m[3] * t[1] + m[4] * t[4] + m[5] * t[7],
-        m[6] * t[2] + m[7] * t[5] + m[8] * t[8],
-        m[0] * t[1] + m[1] * t[4] + m[2] * t[7],
-        m[0] * t[2] + m[1] * t[5] + m[2] * t[8],
-        m[3] * t[2] + m[4] * t[5] + m[5] * t[8],
-    ]
-
-
-def _volume(kind: int, size: list[float]) -> float:
-    # mjCGeom::GetVolume, solid primitives
-    if kind == _SPHERE:
-        return 4 * math.pi * size[0] * size[0] * size[0] / 3
-    if kind == _CAPSULE:
-        height, radius = 2 * size[1], size[0]
-        return math.pi * (radius * radius * height + 4 * radius * radius * radius / 3)
-    if kind == _CYLINDER:
-        return math.pi * size[0] * size[0] * (2 * size[1])
-    if kind == _ELLIPSOID:
-        return 4 * math.pi * size[0] * size[1] * size[2] / 3
-    return size[0] * size[1] * size[2] * 8  # box
-
-
-def _geom_inertia(kind: int, size: list[float], mass: float) -> list[float]:
-    # mjCGeom::SetInertia, solid primitives
-    if kind == _SPHERE:
-        value = 2 * mass * size[0] * size[0] / 5
-        return [value, value, value]
-    if kind == _CAPSULE:
-        height, radius = 2 * size[1], size[0]
-        sphere_mass = mass * 4 * radius / (4 * radius + 3 * height)
-        cylinder_mass = mass - sphere_mass
-        ixy = cylinder_mass * (3 * radius * radius + height * height) / 12
-        iz = cylinder_mass * radius * radius / 2
-        sphere_inertia = 2 * sphere_mass * radius * radius / 5
-        ixy += sphere_inertia + sphere_mass * height * (3 * radius + 2 * height) / 8  # C's +=: the sum first
-        return [ixy, ixy, iz + sphere_inertia]
-    if kind == _CYLINDER:
-        height, radius = 2 * size[1], size[0]
-        ixy = mass * (3 * radius * radius + height * height) / 12
-        return [ixy, ixy, mass * radius * radius / 2]
-    s00, s11, s22 = size[0] * size[0], size[1] * size[1], size[2] * size[2]
-    div = 5 if kind == _ELLIPSOID else 3
-    return [mass * (s11 + s22) / div, mass * (s00 + s22) / div, mass * (s00 + s11) / div]
-
-
-def _aabb_rbound(kind: int, size: list[float]) -> tuple[list[float], float]:
-    # mjCGeom::ComputeAABB (centre, half sizes) and GetRBound, primitives (centred boxes)
-    if kind == _SPHERE:
-        half, rbound = [size[0], size[0], size[0]], size[0]
-    elif kind == _CAPSULE:
-        half, rbound = [size[0], size[0], size[0] + size[1]], size[0] + size[1]
-    elif kind == _CYLINDER:
-        half, rbound = [size[0], size[0], size[1]], math.sqrt(size[0] * size[0] + size[1] * size[1])
-    elif kind == _ELLIPSOID:
-        half, rbound = list(size), max(max(size[0], size[1]), size[2])
-    else:
-        half = list(size)
-        rbound = math.sqrt(size[0] * size[0] + size[1] * size[1] + size[2] * size[2])
-    # (max - min) / 2 and (max + min) / 2 of the symmetric box
-    return [(h + -h) / 2 for h in half] + [(h - -h) / 2 for h in half], rbound
-
-
-class SpecValues:
-    """
-    The MjSpec values geometry edits read and write, for the elements they touch: a stand-in for :class:`mujoco.MjSpec`.
-
-    ``values.geom(name)`` has ``fromto``, ``size`` and ``pos``; ``body``, ``site`` and ``camera`` have ``pos``
-    (numpy arrays, as MjSpec returns them), so :func:`apply_geometry` and the suite's ``LengthEdit.apply`` run on
-    it unchanged, with the arithmetic of the MjSpec rebuild.
-
-    :param elements: ``(kind, name) -> {field: array}``
-    """
-
-    def __init__(self, elements: dict[tuple[str, str], dict[str, np.ndarray]]) -> None:
-        self._elements = {key: _Element(fields) for key, fields in elements.items()}
-
-    def copy(self) -> SpecValues:
-        """:return: an independent copy."""
-        return SpecValues({key: dict(element.__dict__) for key, element in self._elements.items()})
-
-    def get(self, kind: str, name: str) -> _Element:
-        """:return: the element ``name`` of ``kind``."""
-        return self._elements[(kind, name)]
-
-    def geom(self, name: str) -> _Element:
-        """:return: the geom ``name``."""
-        return self._elements[("geom", name)]
-
-    def body(self, name: str) -> _Element:
-        """:return: the body ``name``."""
-        return self._elements[("body", name)]
-
-    def site(self, name: str) -> _Element:
-        """:return: the site ``name``."""
-        return self._elements[("site", name)]
-
-    def camera(self, name: str) -> _Element:
-        """:return: the camera ``name``."""
-        return self._elements[("camera", name)]
-
-
-class _Element:
-    def __init__(self, fields: dict[str, np.ndarray]) -> None:
-        self.__dict__.update(fields)
-
-
-class _GeomInfo(NamedTuple):
-    # what the compiler reads of one geom besides the edited values
-    id: int
-    key: tuple[str, str]
-    kind: int
-    fromto: bool
-    quat: list[float]  # compiled orientation (unchanged unless the geom is given by fromto)
-    infer: bool  # its mass and inertia enter its body's
-    mass: float  # explicit mass (nan: from density)
-    density: float
-    collides: bool
-
-
-class _BodyInfo(NamedTuple):
-    id: int
-    geoms: tuple[_GeomInfo, ...]
-    infer: bool  # inertia from geoms
-    ipos: list[float]  # nominal inertial frame (used when the inertia is explicit)
-    iquat: list[float]
-    bvh: int  # first BVH node, -1 without one
-
-
-def _index(ids: list[int]) -> slice | np.ndarray:
-    # a slice for consecutive ids, else an index array
-    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
-        return slice(ids[0], ids[0] + len(ids))
-    return np.array(ids, dtype=np.intp)
-
-
-def _size(index: slice | np.ndarray) -> int:
-    return index.stop - index.start if isinstance(index, slice) else len(index)
-
-
-def _put(array: np.ndarray, rows: list[int], values: list[Any]) -> None:
-    # array[rows] = values, row by row: for the few rows of a reshaped body this costs half of numpy's fancy
-    # assignment, which converts the nested list to an array first
-    for row, value in zip(rows, values, strict=True):
-        array[row] = value
-
-
-class _BVElement(NamedTuple):
-    order: int  # position among the body's colliding geoms (the compiler's tie-break)
-    id: int
-    lpos: list[float]  # centre in the inertial frame
-    corners: list[list[float]]  # the corners of its box in the inertial frame
-
-
-class _BVTree:
-    # mjCBoundingVolumeHierarchy::MakeBVH: nodes in depth-first order, split at the median along the longest axis
-
-    def __init__(self) -> None:
-        self.nodes: list[list[float]] = []
-        self.child: list[list[int]] = []
-        self.nodeid: list[int] = []
-        self.depth: list[int] = []
-
-    def make(self, items: list[_BVElement], level: int) -> int:
-        lo = [min(c[i] for e in items for c in e.corners) for i in range(3)]
-        hi = [max(c[i] for e in items for c in e.corners) for i in range(3)]
-        for i in range(3):
-            if abs(lo[i] - hi[i]) < _EPS:  # inflate flat boxes
-                lo[i] -= _EPS
-                hi[i] += _EPS
-        index = len(self.nodes)
-        self.nodes.append([(hi[i] + lo[i]) / 2 for i in range(3)] + [(hi[i] - lo[i]) / 2 for i in range(3)])
-        self.child.append([-1, -1])
-        self.nodeid.append(-1)
-        self.depth.append(level)
-        if len(items) == 1:
-            self.nodeid[index] = items[0].id
-            return index
-        edges = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]]
-        axis = 0
-        if edges[1] >= edges[0] + _EPS:
-            axis = 1
-        if edges[2] >= edges[axis] + _EPS:
-            axis = 2
-
-        def compare(e1: _BVElement, e2: _BVElement) -> int:
-            if abs(e1.lpos[axis] - e2.lpos[axis]) > _EPS:
-                return -1 if e1.lpos[axis] < e2.lpos[axis] else 1
-            return (e1.order > e2.order) - (e1.order < e2.order)
-
-        # nth_element's partition into the m first and the rest: the subtrees depend on these sets only
-        ordered = sorted(items, key=functools.cmp_to_key(compare))
-        m = len(items) // 2
-        if m > 0:
-            self.child[index][0] = self.make(ordered[:m], level + 1)
-        self.child[index][1] = self.make(ordered[m:], level + 1)
-        return index
-
-
-class InPlaceGeometry:
-    """
-    Writes length and size edits of primitive geoms, body, site and camera positions into a model, as MuJoCo's compiler would.
-
-    From the spec values of the touched elements (after the edits) it computes what compiling them gives:
-    ``geom_size``, ``geom_pos`` / ``geom_quat`` (``fromto`` geoms), ``geom_aabb``, ``geom_rbound``; for every body
-    holding a touched geom, its mass and inertia from its geoms (at their densities or explicit masses) and its
-    inertial frame ``body_ipos`` / ``body_iquat``, and the bounding volumes of its geoms (``bvh_aabb`` and the
-    tree); ``body_pos``, ``site_pos``, ``cam_pos``; the model statistics (:meth:`set_stat`, which the compiler
-    computes and ``mj_setConst`` does not). The other derived constants are the caller's ``mj_setConst``.
-    :meth:`create` returns the reason instead of a writer for models it cannot reproduce: meshes, shell inertia,
-    fluid coefficients, frames, flexes, free-joint alignment, ``settotalmass`` without a fixed scale, and
-    anything whose nominal values it does not reproduce to 1e-12 (checked on the nominal model). A shape the
-    compiler would refuse or treat specially at run time (a fromto of zero length, a geom too light to count)
-    raises :class:`NotInPlace`, and the caller compiles it.
-
-    :param nominal: the compiled nominal model
-    :param values: the nominal spec values of the touched elements and of every geom of their bodies
-    :param geoms: the geoms of the reshaped bodies
-    :param bodies: the bodies holding a touched geom
-    :param positions: ``(kind, name, id)`` of the touched bodies, sites and cameras
-    :param mass_scale: factor on masses inferred from geometry (``settotalmass`` models), else 1
-    :param bounds: the compiler's ``boundmass``, ``boundinertia`` and ``balanceinertia``
-    :param group_range: the compiler's ``inertiagrouprange``
-    :param stat_fixed: which of :attr:`_STATS` the MJCF's ``<statistic>`` sets
-    """
-
-    def __init__(
-        self,
-        nominal: mujoco.MjModel,
-        values: SpecValues,
-        geoms: tuple[_GeomInfo, ...],
-        bodies: tuple[_BodyInfo, ...],
-        positions: tuple[tuple[str, str, int], ...],
-        mass_scale: float,
-        bounds: tuple[float, float, bool],
-        group_range: tuple[int, int],
-        stat_fixed: tuple[bool, bool, bool, bool, bool],
-    ) -> None:
-        self.nominal = nominal
-        self._stat_fixed = stat_fixed
-        self.values = values
-        self._geoms = geoms
-        self._bodies = bodies
-        self._positions = positions
-        self._mass_scale = mass_scale
-        self._bounds = bounds
-        self._group_range = group_range
-        # the rows write() fills, as lists (_put writes row by row); body_ids as an index array or a slice
-        self._geom_rows = [g.id for g in geoms]
-        self._body_rows = [b.id for b in bodies if b.infer]
-        self._body_ids = _index(self._body_rows)
-        self._bvh_rows = [i for b in bodies if b.bvh >= 0 for i in range(b.bvh, b.bvh + int(nominal.body_bvhnum[b.id]))]
-        # what setStat reads besides the positions: (joint, body) for each joint's body and its parent (the world's
-        # size is never used), (geom, body) for geoms with a radius outside the world, the radii of planes
-        joints = nominal.jnt_bodyid.tolist()
-        parents = nominal.body_parentid[nominal.jnt_bodyid].tolist()
-        joint_rows = [(j, b) for j, b in enumerate(joints)] + [(j, b) for j, b in enumerate(parents)]
-        geoms = np.flatnonzero((nominal.geom_rbound > 0) & (nominal.geom_bodyid > 0)).tolist()
-        self._stat_index = (joint_rows, [(g, int(nominal.geom_bodyid[g])) for g in geoms])
-        planes = np.flatnonzero((nominal.geom_rbound <= 0) & (nominal.geom_type == int(mujoco.mjtGeom.mjGEOM_PLANE)))
-        plane_size = np.maximum(nominal.geom_size[planes, 0], nominal.geom_size[planes, 1])
-        self._planes = list(zip(planes.tolist(), np.where(plane_size > 0, plane_size * 0.1, 0.01).tolist(), strict=True))
-        self._armature = nominal.dof_armature.copy()
-        # where the diagonal of the inertia matrix lies in MjData.M (compressed rows, the diagonal last in each)
-        self._diagonal = (nominal.M_rowadr + nominal.M_rownnz - 1).tolist()
-        self._armature_list = self._armature.tolist()
-        self._simple_dofs = bool(nominal.dof_simplenum.any())
-        self._pos_rows = tuple(
-            (field, [i for k, _, i in positions if k == kind], [(k, name) for k, name, _ in positions if k == kind])
-            for kind, field in (("body", "body_pos"), ("site", "site_pos"), ("camera", "cam_pos"))
-            if any(k == kind for k, _, _ in positions)
-        )
-
-    # ---- construction -------------------------------------------------------------------------------
-    @classmethod
-    def create(
-        cls, nominal: mujoco.MjModel, spec: mujoco.MjSpec, elements: Iterable[tuple[str, str]], mass_scale: float | None
-    ) -> InPlaceGeometry | str:
-        """
-        :param nominal: the compiled nominal model (of ``spec``)
-        :param spec: the nominal spec (after the env's structural edits)
-        :param elements: ``(kind, name)`` of every element the geometry parameters touch
-        :param mass_scale: the factor on inferred masses (``None``: masses the compiler rescales, not reproducible)
-        :return: the writer, or the reason why these edits need a recompile
-        """
-        try:
-            writer = cls._create(nominal, spec, tuple(dict.fromkeys(elements)), mass_scale)
-            writer.check()
-        except NotInPlace as error:
-            return str(error)
-        return writer
-
-    @classmethod
-    def _create(
-        cls, nominal: mujoco.MjModel, spec: mujoco.MjSpec, elements: tuple[tuple[str, str], ...], mass_scale: float | None
-    ) -> InPlaceGeometry:
-        if mass_scale is None:
-            raise NotInPlace("settotalmass rescales every body")
-        compiler = spec.compiler
-        group_range = (int(compiler.inertiagrouprange[0]), int(compiler.inertiagrouprange[1]))
-        spec_geoms = list(spec.geoms)
-        spec_bodies = list(spec.bodies)
-        if len(spec_geoms) != nominal.ngeom or len(spec_bodies) != nominal.nbody:
-            raise NotInPlace("spec and compiled model differ in their elements")
-        if any(frame is not None for frame in (spec.frames if hasattr(spec, "frames") else ())):
-            raise NotInPlace("the model has frames")
-        values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-        body_ids: list[int] = []
-        positions = []
-        for kind, name in elements:
-            if kind == "geom":
-                gid = nominal.geom(name).id
-                body_ids.append(int(nominal.geom_bodyid[gid]))
-            elif kind in ("body", "site", "camera"):
-                element = getattr(spec, kind)(name)
-                values[(kind, name)] = {"pos": np.array(element.pos, dtype=np.float64)}
-                obj = getattr(nominal, "camera" if kind == "camera" else kind)(name)
-                positions.append((kind, name, obj.id))
-            else:
-                raise NotInPlace(f"unknown element kind {kind!r}")
-        bodies = []
-        geoms: list[_GeomInfo] = []
-        for bid in dict.fromkeys(body_ids):
-            body = cls._body_info(nominal, spec, spec_bodies[bid], spec_geoms, bid, values)
-            bodies.append(body)
-            geoms.extend(body.geoms)
-        for kind, name in elements:
-            if kind == "geom" and ("geom", name) not in values:
-                raise NotInPlace(f"geom {name!r} not found")
-        bounds = (float(compiler.boundmass), float(compiler.boundinertia), bool(compiler.balanceinertia))
-        if nominal.nflex:
-            raise NotInPlace("the model has flexes")
-        stat = spec.stat
-        fixed = tuple(not math.isnan(float(np.asarray(getattr(stat, name)).ravel()[0])) for name in cls._STATS)
-        return cls(
-            nominal, SpecValues(values), tuple(geoms), tuple(bodies), tuple(positions), mass_scale, bounds, group_range, fixed
-        )
-
-    @staticmethod
-    def _body_info(
-        nominal: mujoco.MjModel,
-        spec: mujoco.MjSpec,
-        sbody: mujoco.MjsBody,
-        spec_geoms: list[mujoco.MjsGeom],
-        bid: int,
-        values: dict[tuple[str, str], dict[str, np.ndarray]],
-    ) -> _BodyInfo:
-        # what the compiler reads of a reshaped body and its geoms; their nominal spec values go into `values`
-        compiler = spec.compiler
-        if bid == 0:
-            raise NotInPlace("geoms of the world body")
-        if sbody.name != nominal.body(bid).name:
-            raise NotInPlace(f"body {bid} is named differently in spec and model")
-        from_geoms = compiler.inertiafromgeom
-        infer = from_geoms == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE or (
-            from_geoms == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_AUTO and not sbody.explicitinertial
-        )
-        for joint in sbody.joints:
-            if joint.type == mujoco.mjtJoint.mjJNT_FREE and (compiler.alignfree or int(joint.align) == 1):
-                raise NotInPlace(f"free joint alignment of body {sbody.name!r}")
-        group_range = (int(compiler.inertiagrouprange[0]), int(compiler.inertiagrouprange[1]))
-        body_geoms = []
-        start, count = int(nominal.body_geomadr[bid]), int(nominal.body_geomnum[bid])
-        for gid in range(start, start + count):
-            sgeom = spec_geoms[gid]
-            kind = int(nominal.geom_type[gid])
-            label = sgeom.name or f"#{gid}"
-            if sgeom.name != nominal.geom(gid).name:
-                raise NotInPlace(f"geom {gid} is named differently in spec and model")
-            if kind not in _PRIMITIVES:
-                raise NotInPlace(f"geom {label!r} is not a primitive")
-            if sgeom.typeinertia != mujoco.mjtGeomInertia.mjINERTIA_VOLUME:
-                raise NotInPlace(f"geom {label!r} has shell inertia")
-            if nominal.geom_fluid[gid, 0] != 0:
-                raise NotInPlace(f"geom {label!r} has fluid coefficients")
-            fromto = np.array(sgeom.fromto, dtype=np.float64)
-            key = ("geom", label)
-            values[key] = {
-                "fromto": fromto,
-                "size": np.array(sgeom.size, dtype=np.float64),
-                "pos": np.array(sgeom.pos, dtype=np.float64),
-            }
-            body_geoms.append(
-                _GeomInfo(
-                    id=gid,
-                    key=key,
-                    kind=kind,
-                    fromto=not math.isnan(fromto[0]),
-                    quat=nominal.geom_quat[gid].tolist(),
-                    infer=infer and group_range[0] <= int(sgeom.group) <= group_range[1],
-                    mass=float(sgeom.mass),
-                    density=float(sgeom.density),
-                    collides=bool(nominal.geom_contype[gid] or nominal.geom_conaffinity[gid]),
-                )
-            )
-        return _BodyInfo(
-            id=bid,
-            geoms=tuple(body_geoms),
-            infer=infer,
-            ipos=nominal.body_ipos[bid].tolist(),
-            iquat=nominal.body_iquat[bid].tolist(),
-            bvh=int(nominal.body_bvhadr[bid]),
-        )
-
-    def check(self) -> None:
-        """Compute the nominal values and compare them with the compiled nominal model (``NotInPlace`` if they differ)."""
-        model = copy.copy(self.nominal)
-        masses, inertias = self.scaled(*self.write(model, self.values))
-        mass, inertia = self.nominal.body_mass.copy(), self.nominal.body_inertia.copy()
-        if _size(self._body_ids):
-            mass[self._body_ids] = masses
-            inertia[self._body_ids] = inertias
-        # the compiler computes the statistics after its settotalmass scale (a rebuild with edits compiles unscaled)
-        self.set_stat(model, mujoco.MjData(model), mass, inertia)
-        for name in self._STATS:
-            if not np.allclose(getattr(model.stat, name), getattr(self.nominal.stat, name), rtol=1e-12, atol=1e-12):
-                raise NotInPlace(f"stat.{name} at nominal geometry differs from the compiled model")
-        for name in self._FIELDS:
-            if not np.allclose(getattr(model, name), getattr(self.nominal, name), rtol=0, atol=1e-12):
-                raise NotInPlace(f"{name} at nominal geometry differs from the compiled model")
-        if not (
-            np.allclose(mass, self.nominal.body_mass, rtol=0, atol=1e-12)
-            and np.allclose(inertia, self.nominal.body_inertia, rtol=0, atol=1e-12)
-        ):
-            raise NotInPlace("masses at nominal geometry differ from the compiled model")
-
-    # ---- computing and writing ------------------------------------------------------------------------
-    _FIELDS = (
-        "geom_size",
-        "geom_pos",
-        "geom_quat",
-        "geom_aabb",
-        "geom_rbound",
-        "body_ipos",
-        "body_iquat",
-        "body_pos",
-        "site_pos",
-        "cam_pos",
-        "bvh_aabb",
-        "bvh_child",
-        "bvh_nodeid",
-        "bvh_depth",
-    )
-
-    _STATS = ("extent", "meaninertia", "meanmass", "meansize", "center")
-
-    def restore(self, model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
-        """
-        Copy the nominal values of every field :meth:`write` and :meth:`set_stat` write back into ``model``.
-
-        :return: the nominal body masses and inertias (new arrays)
-        """
-        nominal = self.nominal
-        for name in self._FIELDS:
-            getattr(model, name)[:] = getattr(nominal, name)
-        for name in self._STATS[:4]:
-            setattr(model.stat, name, getattr(nominal.stat, name))
-        model.stat.center[:] = nominal.stat.center
-        return nominal.body_mass.copy(), nominal.body_inertia.copy()
-
-    @property
-    def body_ids(self) -> slice | np.ndarray:
-        """The bodies whose mass and inertia follow the geometry, in the order :meth:`write` returns them."""
-        return self._body_ids
-
-    @property
-    def body_rows(self) -> list[int]:
-        """:attr:`body_ids` as a list (do not modify it)."""
-        return self._body_rows
-
-    def write(self, model: mujoco.MjModel, values: SpecValues) -> tuple[list[float], list[list[float]]]:
-        """
-        Write the compiled geometry of ``values`` into ``model`` (a copy of the nominal model, perhaps edited before).
-
-        :param model: the model to write
-        :param values: the spec values of the touched elements after the edits
-        :return: the masses and inertias the compiler infers for the bodies of :attr:`body_ids` (before any
-            ``settotalmass`` scale); the caller writes them (after its own scaling) and runs ``mj_setConst``
-        :raises NotInPlace: a degenerate shape the compiler would treat otherwise (a geom too light to count)
-        """
-        sizes, poses, quats, aabbs, rbounds = [], [], [], [], []
-        compiled: dict[int, tuple[list[float], list[float], list[float], list[float], float, list[float]]] = {}
-        for g in self._geoms:
-            size, pos, quat, aabb, rbound, mass, inertia = self._compile_geom(g, values.get(*g.key))
-            compiled[g.id] = (pos, quat, aabb, inertia, mass, size)
-            sizes.append(size)
-            poses.append(pos)
-            quats.append(quat)
-            aabbs.append(aabb)
-            rbounds.append(rbound)
-        rows = self._geom_rows
-        _put(model.geom_size, rows, sizes)
-        _put(model.geom_pos, rows, poses)
-        _put(model.geom_quat, rows, quats)
-        _put(model.geom_aabb, rows, aabbs)
-        _put(model.geom_rbound, rows, rbounds)
-        masses: list[float] = []
-        inertias: list[list[float]] = []
-        iposes, iquats, nodes = [], [], []
-        topology: list[tuple[int, list[tuple[int, int]], list[int], list[int]]] = []
-        for b in self._bodies:
-            if b.infer:
-                mass, inertia, ipos, iquat = self._body_inertia(b, compiled)
-                masses.append(mass)
-                inertias.append(inertia)
-                iposes.append(ipos)
-                iquats.append(iquat)
-            else:
-                ipos, iquat = b.ipos, b.iquat
-            if b.bvh >= 0:
-                aabb, child, nodeid, depth = self._bvh(b, compiled, ipos, iquat)
-                nodes.extend(aabb)
-                if len(aabb) > 1:
-                    topology.append((b.bvh, child, nodeid, depth))
-        _put(model.body_ipos, self._body_rows, iposes)
-        _put(model.body_iquat, self._body_rows, iquats)
-        _put(model.bvh_aabb, self._bvh_rows, nodes)
-        for start, child, nodeid, depth in topology:
-            end = start + len(child)
-            model.bvh_child[start:end] = child
-            model.bvh_nodeid[start:end] = nodeid
-            model.bvh_depth[start:end] = depth
-        for field, rows, keys in self._pos_rows:
-            _put(getattr(model, field), rows, [values.get(*key).pos for key in keys])
-        return masses, inertias
-
-    def scaled(self, masses: list[float], inertias: list[list[float]]) -> tuple[list[float], list[list[float]]]:
-        """:return: inferred masses and inertias with the ``settotalmass`` scale (as a rebuild scales its compiled model)."""
-        scale = self._mass_scale
-        if scale == 1.0:
-            return masses, inertias
-        return [m * scale for m in masses], [[i * scale for i in inertia] for inertia in inertias]
-
-    def raw_nominal(self) -> tuple[np.ndarray, np.ndarray]:
-        """:return: new arrays of the nominal body masses and inertias before the ``settotalmass`` scale."""
-        scale = self._mass_scale
-        if scale == 1.0:
-            return self.nominal.body_mass.copy(), self.nominal.body_inertia.copy()
-        return self.nominal.body_mass / scale, self.nominal.body_inertia / scale
-
-    def set_stat(self, model: mujoco.MjModel, data: mujoco.MjData, raw_mass: np.ndarray, raw_inertia: np.ndarray) -> None:
-        """
-        Set ``model.stat`` as the compiler computes it (``setStat`` of MuJoCo 3's ``engine_setconst.c``).
-
-        The compiler computes the statistics once, from the masses it infers and the nominal armature; ``mj_setConst``
-        leaves them alone, so later mass edits do not change them (as in a model compiled through MjSpec and
-        edited). Values the MJCF's ``<statistic>`` sets stay. Overwrites ``model``'s masses and inertias (the
-        caller writes its own next) and ``data``; leaves its armatures as they are (and, without "simple" dofs,
-        its derived constants: see :meth:`_inertia_diagonal`).
-
-        :param model: a model whose geometry :meth:`write` wrote
-        :param data: scratch data of that model
-        :param raw_mass: the body masses the compiler infers (:meth:`write`)
-        :param raw_inertia: their inertias
-        """
-        model.body_mass[:] = raw_mass
-        model.body_inertia[:] = raw_inertia
-        diagonal = self._inertia_diagonal(model, data)
-        # plain Python on lists: these models are small, and numpy's per-call cost would dominate
-        xipos, gxpos, anchors = data.xipos.tolist(), data.geom_xpos.tolist(), data.xanchor.tolist()
-        radius = model.geom_rbound.tolist()
-        for plane, plane_radius in self._planes:
-            radius[plane] = plane_radius
-        points = data.xpos.tolist()[1:] + xipos[1:] + anchors + data.site_xpos.tolist()
-        points += [[p[0] - r, p[1] - r, p[2] - r] for p, r in zip(gxpos, radius, strict=True)]
-        points += [[p[0] + r, p[1] + r, p[2] + r] for p, r in zip(gxpos, radius, strict=True)]
-        xs, ys, zs = zip(*points, strict=True)
-        xmin, xmax = [min(xs), min(ys), min(zs)], [max(xs), max(ys), max(zs)]
-        stat = model.stat
-        fixed = self._stat_fixed
-        if not fixed[4]:
-            stat.center[:] = [(xmin[0] + xmax[0]) * 0.5, (xmin[1] + xmax[1]) * 0.5, (xmin[2] + xmax[2]) * 0.5]
-        extent = float(stat.extent)
-        if xmax[0] > xmin[0]:
-            extent = max(1e-5, max(xmax[0] - xmin[0], max(xmax[1] - xmin[1], xmax[2] - xmin[2])))
-        # each body's size: the largest distance from its centre of mass to its and its children's joints,
-        # and to the far side of its geoms
-        joint_rows, geom_rows = self._stat_index
-        nbody = model.nbody
-        size = [0.0] * nbody
-        for joint, body in joint_rows:
-            size[body] = max(size[body], math.dist(xipos[body], anchors[joint]))
-        for geom, body in geom_rows:
-            size[body] = max(size[body], radius[geom] + math.dist(xipos[body], gxpos[geom]))
-        meansize = float(stat.meansize)
-        if nbody > 1:
-            meansize = 0.0
-            for body_size in size[1:]:
-                meansize += max(body_size, 1e-5) / (nbody - 1)
-            if not fixed[3]:
-                stat.meansize = meansize
-        if not fixed[0]:
-            stat.extent = max(extent, 2 * meansize)
-        if nbody > 1 and not fixed[2]:
-            stat.meanmass = math.fsum(raw_mass[1:].tolist()) / (nbody - 1)
-        if model.nv and not fixed[1]:
-            stat.meaninertia = math.fsum(diagonal) / model.nv
-
-    def _inertia_diagonal(self, model: mujoco.MjModel, data: mujoco.MjData) -> list[float]:
-        """
-        The compiler's ``dof_M0``: the diagonal of the inertia matrix at ``qpos0`` with the model's masses and the
-        nominal armature. Leaves ``data`` at the kinematics of ``qpos0``, and the model's armatures as they are.
-
-        mj_crb computes that matrix at a fraction of what mj_setConst costs, but it copies the rows of "simple" dofs
-        (a free body's) from ``dof_M0``, a constant of mj_setConst: models with such dofs run mj_setConst (the
-        caller's own mj_setConst then replaces the constants it computes).
-        """
-        armature = model.dof_armature
-        edited = armature.tolist() != self._armature_list
-        if edited:
-            armature = armature.copy()
-            model.dof_armature[:] = self._armature
-        if self._simple_dofs:
-            mujoco.mj_setConst(model, data)
-            diagonal = model.dof_M0.tolist()
-        data.qpos[:] = model.qpos0
-        mujoco.mj_kinematics(model, data)
-        if not self._simple_dofs:
-            mujoco.mj_comPos(model, data)
-            mujoco.mj_crb(model, data)
-            inertia_matrix = data.M.tolist()
-            diagonal = [inertia_matrix[i] for i in self._diagonal]
-        if edited:
-            model.dof_armature[:] = armature
-        return diagonal
-
-    def _compile_geom(
-        self, g: _GeomInfo, element: _Element
-    ) -> tuple[list[float], list[float], list[float], list[float], float, float, list[float]]:
-        # mjCGeom::Compile for a primitive
-        size = element.size.tolist()
-        if g.fromto:
-            ft = element.fromto.tolist()
-            vec = [ft[0] - ft[3], ft[1] - ft[4], ft[2] - ft[5]]
-            size[1] = _normvec(vec) / 2
-            if size[1] < _EPS:
-                raise NotInPlace("fromto points too close")
-            if g.kind in (_ELLIPSOID, _BOX):
-                size[2] = size[1]
-                size[1] = size[0]
-            pos = [(ft[0] + ft[3]) / 2, (ft[1] + ft[4]) / 2, (ft[2] + ft[5]) / 2]
-            quat = _z2quat(vec)
-        else:
-            pos = element.pos.tolist()
-            quat = g.quat
-        used = 1 if g.kind == _SPHERE else 2 if g.kind in (_CAPSULE, _CYLINDER) else 3
-        if not min(size[:used]) > 0:
-            raise NotInPlace("a size that is not positive (the compiler refuses it)")
-        aabb, rbound = _aabb_rbound(g.kind, size)
-        mass, inertia = 0.0, [0.0, 0.0, 0.0]
-        if g.infer:
-            if not math.isnan(g.mass):
-                if g.mass != 0:
-                    volume = _volume(g.kind, size)
-                    if volume <= _EPS:
-                        raise NotInPlace("explicit mass on a vanishing volume")
-                    mass = g.mass
-                    inertia = _geom_inertia(g.kind, size, mass)
-            elif g.density != 0:
-                mass = g.density * _volume(g.kind, size)
-                inertia = _geom_inertia(g.kind, size, mass)
-        return size, pos, quat, aabb, rbound, mass, inertia
-
-    def _body_inertia(
-        self, b: _BodyInfo, compiled: dict[int, tuple[list[float], list[float], list[float], list[float], float, list[float]]]
-    ) -> tuple[float, list[float], list[float], list[float]]:
-        # mjCBody::InertiaFromGeom, then the compiler's bounds and balance, then the settotalmass scale
-        sel = [compiled[g.id] for g in b.geoms if g.infer and compiled[g.id][4] > _EPS]
-        if not sel:
-            raise NotInPlace("no geom heavy enough to define the body's inertia")
-        if len(sel) == 1:
-            pos, quat, _, inertia, mass, _ = sel[0]
-            ipos, iquat, inertia = list(pos), list(quat), list(inertia)
-        else:
-            mass = 0.0
-            com = [0.0, 0.0, 0.0]
-            for pos, _, _, _, m, _ in sel:
-                mass += m
-                com[0] += m * pos[0]
-                com[1] += m * pos[1]
-                com[2] += m * pos[2]
-            ipos = [com[0] / mass, com[1] / mass, com[2] / mass]
-            toti = [0.0] * 6
-            for pos, quat, _, local, m, _ in sel:
-                d = [pos[0] - ipos[0], pos[1] - ipos[1], pos[2] - ipos[2]]
-                inert0 = _global_inertia(local, quat)
-                inert1 = [
-                    m * (d[1] * d[1] + d[2] * d[2]),
-                    m * (d[0] * d[0] + d[2] * d[2]),
-                    m * (d[0] * d[0] + d[1] * d[1]),
-                    -m * d[0] * d[1],
-                    -m * d[0] * d[2],
-                    -m * d[1] * d[2],
-                ]
-                for j in range(6):
-                    toti[j] = toti[j] + inert0[j] + inert1[j]
-            full = np.array([toti[0], toti[3], toti[4], toti[3], toti[1], toti[5], toti[4], toti[5], toti[2]])
-            eigval, eigvec, quat_out = np.empty(3), np.empty(9), np.empty(4)
-            mujoco.mju_eig3(eigval, eigvec, quat_out, full)
-            if eigval[2] < _EPS:
-                raise NotInPlace("inertia without positive eigenvalues")
-            iquat, inertia = quat_out.tolist(), eigval.tolist()
-        boundmass, boundinertia, balance = self._bounds
-        mass = max(mass, boundmass)
-        inertia = [max(i, boundinertia) for i in inertia]
-        if (
-            inertia[0] + inertia[1] < inertia[2]
-            or inertia[0] + inertia[2] < inertia[1]
-            or inertia[1] + inertia[2] < inertia[0]
-        ):
-            if not balance:
-                raise NotInPlace("inertia violates A + B >= C (the compiler refuses it)")
-            inertia = [(inertia[0] + inertia[1] + inertia[2]) / 3.0] * 3
-        return mass, inertia, ipos, iquat
-
-    def _bvh(
-        self,
-        b: _BodyInfo,
-        compiled: dict[int, tuple[list[float], list[float], list[float], list[float], float, list[float]]],
-        ipos: list[float],
-        iquat: list[float],
-    ) -> tuple[list[list[float]], list[tuple[int, int]], list[int], list[int]]:
-        # mjCBoundingVolumeHierarchy::Make / MakeBVH over the body's colliding geoms, in its inertial frame
-        colliding = [g for g in b.geoms if g.collides]
-        if len(colliding) == 1:
-            pos, quat, aabb, _, _, _ = compiled[colliding[0].id]
-            if pos == ipos and quat == iquat:
-                # a geom framing its body's inertia: its own box (the compiler's round trip through the two
-                # rotations returns it to within a few ulps)
-                half = [h if h + h >= _EPS else h + _EPS for h in aabb[3:]]
-                return [aabb[:3] + half], [(-1, -1)], [colliding[0].id], [0]
-        qinv = [iquat[0], -iquat[1], -iquat[2], -iquat[3]]
-        elements = []
-        for order, g in enumerate(colliding):
-            pos, quat, aabb, _, _, _ = compiled[g.id]
-            offset = [pos[0] - ipos[0], pos[1] - ipos[1], pos[2] - ipos[2]]
-            lo = [aabb[0] - aabb[3], aabb[1] - aabb[4], aabb[2] - aabb[5]]
-            hi = [aabb[0] + aabb[3], aabb[1] + aabb[4], aabb[2] + aabb[5]]
-            corners = []
-            for v in range(8):
-                box = _rot([hi[0] if v & 1 else lo[0], hi[1] if v & 2 else lo[1], hi[2] if v & 4 else lo[2]], quat)
-                corners.append(_rot([box[0] + offset[0], box[1] + offset[1], box[2] + offset[2]], qinv))
-            elements.append(_BVElement(order, g.id, _rot(offset, qinv), corners))
-        tree = _BVTree()
-        if elements:
-            tree.make(elements, 0)
-        if len(tree.nodes) != int(self.nominal.body_bvhnum[b.id]):
-            raise NotInPlace("bounding volume hierarchy of another size")
-        return tree.nodes, [(c[0], c[1]) for c in tree.child], tree.nodeid, tree.depth
-
-
 # In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
 
@@ -1002,17 +164,26 @@ def _identity(model: mujoco.MjModel) -> mujoco.MjModel:
     return model
 
 
+def _selector(ids: list[int]) -> slice | np.ndarray:
+    # a slice for consecutive ids, else an index array
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        return slice(ids[0], ids[0] + len(ids))
+    return np.array(ids, dtype=np.intp)
+
+
 class ModelBuilder:
     """
     Produces the :class:`mujoco.MjModel` of any parameter vector of a :class:`ParamSpace`.
 
     **Geometry.** Where every length and size parameter edits primitive geoms (sizes, ``fromto`` segments,
     positions) and body, site or camera positions, the builder writes the compiled result into a copy of the
-    nominal model (:class:`InPlaceGeometry`: geom sizes, frames, bounding boxes, the reshaped bodies' masses,
-    inertias and inertial frames, the statistics, then ``mj_setConst``), equal to an MjSpec rebuild to 1e-12
-    without compiling. Otherwise (meshes, shell inertia, ``settotalmass`` outside the suite, a shape the
-    compiler would treat specially) the geometry selects a pristine model compiled through MjSpec (cached
-    process-wide, keyed by geometry and ``keep_mass``). :attr:`geometry_path` says which path an env takes.
+    nominal model (:class:`~robust_envs.inplace_geometry.InPlaceGeometry`: geom sizes, frames, bounding boxes,
+    the reshaped bodies' masses, inertias and inertial frames, the statistics, then ``mj_setConst``), equal to an
+    MjSpec rebuild to 1e-12 without compiling. A pooled model that keeps its other parameters (a domain-randomised
+    reset with an unseen geometry) gets only that: the geometry, the reshaped bodies' masses, ``mj_setConst``.
+    Otherwise (meshes, shell inertia, ``settotalmass`` outside the suite, a shape the compiler would treat
+    specially) the geometry selects a pristine model compiled through MjSpec (cached process-wide, keyed by
+    geometry and ``keep_mass``). :attr:`geometry_path` says which path an env takes.
 
     **Everything else** is an in-place edit (:meth:`edit`) always starting again from the values of the model's
     geometry, so edits never compound. Mass, inertia and armature edits are followed by ``mj_setConst`` on the
@@ -1058,11 +229,15 @@ class ModelBuilder:
         self._nominal = param_space.nominal
         self._writer: InPlaceGeometry | str | None = None
         self._nominal_model: mujoco.MjModel | None = None
-        # masses and inertias of the last geometry written in place: (geometry bytes, body_mass, body_inertia)
-        self._base: tuple[bytes, np.ndarray, np.ndarray] | None = None
-        # body masses and inertias as the compiler infers them, and as the model has them (before parameter edits);
-        # the nominal masses of the reshaped bodies
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float]] | None = None
+        # the last geometry written: its bytes, what it compiled to (None: the nominal geometry) and, once asked
+        # for, every body's mass and inertia in it before the other parameters' factors
+        self._base: tuple[bytes, Compiled | None, tuple[np.ndarray, np.ndarray] | None] | None = None
+        # for the non-geometry parameters of the last edit (their bytes): the mass factors of the reshaped bodies,
+        # and what the writer swaps besides them while it computes the statistics (see _write_reshaped)
+        self._reshape_plan: tuple[bytes, list[float], Swap | None] | None = None
+        # slices where the parameters are consecutive: indexing with them costs a fraction of an index array's
+        self._geometry_sel = _selector(self._geometry_idx.tolist())
+        self._other_sel = _selector(self._other_idx.tolist())
 
     # ---- geometry --------------------------------------------------------------------------------------
     def geometry_key(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
@@ -1081,7 +256,7 @@ class ModelBuilder:
 
     def geometry_bytes(self, vector: np.ndarray) -> bytes:
         """:return: the geometry parameters of ``vector`` as bytes: equal exactly when the geometries are."""
-        return vector[self._geometry_idx].tobytes()
+        return vector[self._geometry_sel].tobytes()
 
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only model compiled through MjSpec for the geometry of ``vector`` (other parameters nominal)."""
@@ -1137,44 +312,159 @@ class ModelBuilder:
         """``"in place"``, or ``"MjSpec: <why>"`` for geometry parameters rebuilt through MjSpec."""
         return "in place" if self.in_place is not None else f"MjSpec: {self._writer}"
 
-    def _write_geometry(self, model: mujoco.MjModel, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # the geometry of `vector` written into `model`; its body masses and inertias (keep_mass applied)
+    @functools.cached_property
+    def _scaling_rules(self) -> tuple[tuple[int, float, tuple[int, ...], tuple[int, ...]], ...] | None:
+        """
+        :func:`apply_geometry` resolved once on the writer's flat spec values: per geometry parameter, its position,
+        nominal value, the first slots of the ``fromto`` segments it stretches and the slots it scales. ``None`` for
+        a subclass with edits of its own (:meth:`edit_values`), which go through :class:`SpecValues`.
+        """
         writer = self.in_place
-        edits = self.geometry_edits(vector)
-        if writer is None:  # no geometry parameters: the model has the nominal geometry
+        own = ModelBuilder
+        cls = type(self)
+        if writer is None or (cls.edit_values, cls.geometry_edits, cls.geometry_key) != (
+            own.edit_values,
+            own.geometry_edits,
+            own.geometry_key,
+        ):
+            return None
+        rules = []
+        for edit, position, nominal in self._geometry_nominal:
+            fromto = tuple(writer.slot("geom", name, "fromto") for name in edit.geom_fromto)  # type: ignore[union-attr]
+            scaled = [writer.slot("geom", name, "size") for name in edit.geom_size]  # type: ignore[union-attr]
+            scaled += [writer.slot("body", name, "pos") for name in edit.body_pos]  # type: ignore[union-attr]
+            scaled += [writer.slot("site", name, "pos") for name in edit.site_pos]  # type: ignore[union-attr]
+            rules.append((position, nominal, fromto, tuple(k for start in scaled for k in range(start, start + 3))))
+        return tuple(rules)
+
+    def _spec_scalars(self, writer: InPlaceGeometry, vector: np.ndarray) -> list[float] | None:
+        """:return: the writer's spec values (flat) for the geometry of ``vector``, or ``None`` for the nominal geometry."""
+        rules = self._scaling_rules
+        if rules is None:
+            edits = self.geometry_edits(vector)
+            if not edits:
+                return None
+            values = writer.values.copy()
+            for edit, amount in edits:
+                self.edit_values(values, edit, amount)
+            return values.flat()
+        # apply_geometry's arithmetic on Python floats, edit after edit, identities left out as geometry_edits does
+        # (a fromto end "stretched" by 1.0 can move by a rounding)
+        scalars = None
+        values = vector.tolist()
+        for position, nominal, fromto, scaled in rules:
+            factor = values[position] / nominal
+            if factor == 1.0:
+                continue
+            if scalars is None:
+                scalars = writer.scalars.copy()
+            for start in fromto:
+                for k in range(start, start + 3):
+                    scalars[k + 3] = scalars[k] + (scalars[k + 3] - scalars[k]) * factor
+            for k in scaled:
+                scalars[k] *= factor
+        return scalars
+
+    def _base_values(self, writer: InPlaceGeometry, geometry: Compiled) -> list[float]:
+        """
+        :return: mass and principal inertias of each reshaped body (:attr:`InPlaceGeometry.body_rows`), one after
+            the other, in a model of this geometry before the other parameters' factors: the compiler's, with its
+            ``settotalmass`` scale (:meth:`InPlaceGeometry.scaled`), and with ``keep_mass`` the nominal mass spread
+            over the new shape (:func:`keep_body_masses`; every other body has the factor 1 exactly)
+        """
+        values = writer.scaled(geometry.masses)
+        if not self.keep_mass:
+            return values
+        kept = writer.kept_masses
+        flat: list[float] = []
+        for k in range(len(kept)):
+            mass, inertia = values[4 * k], values[4 * k + 1 : 4 * k + 4]
+            # the kept masses are copied, not multiplied back, so they equal the nominal masses to the bit
+            if mass > 0:
+                ratio = kept[k] / mass
+                inertia = [i * ratio for i in inertia]
+            flat.append(kept[k])
+            flat += inertia
+        return flat
+
+    def _base_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """:return: every body's mass and inertia for the geometry written last, before the other parameters' factors."""
+        assert self._base is not None
+        key, geometry, arrays = self._base
+        if arrays is None:  # once per geometry: resets that keep it (a density box) reuse them
             nominal = self.nominal_model()
-            return nominal.body_mass.copy(), nominal.body_inertia.copy()
-        if not edits:
-            return writer.restore(model)
-        values = writer.values.copy()
-        for edit, amount in edits:
-            self.edit_values(values, edit, amount)
-        raw_masses, raw_inertias = writer.write(model, values)
-        rows = writer.body_rows
-        if self._arrays is None:
-            self._arrays = (
-                *writer.raw_nominal(),
-                writer.nominal.body_mass.copy(),
-                writer.nominal.body_inertia.copy(),
-                writer.nominal.body_mass[rows].tolist(),
-            )
-        raw_mass, raw_inertia, mass, inertia, nominal = self._arrays
-        _put(raw_mass, rows, raw_masses)
-        _put(raw_inertia, rows, raw_inertias)
+            mass, inertia = nominal.body_mass.copy(), nominal.body_inertia.copy()
+            writer = self.in_place
+            if geometry is not None and writer is not None:
+                values = self._base_values(writer, geometry)
+                rows = writer.body_rows
+                mass[rows] = values[0::4]
+                inertia[rows] = [values[k + 1 : k + 4] for k in range(0, len(values), 4)]
+            arrays = (mass, inertia)
+            self._base = (key, geometry, arrays)
+        return arrays
+
+    def _scratch_data(self, model: mujoco.MjModel) -> mujoco.MjData:
+        # the builder's own MjData for mj_setConst and the statistics (both overwrite its state)
         if self._scratch is None:
             self._scratch = mujoco.MjData(model)
-        writer.set_stat(model, self._scratch, raw_mass, raw_inertia)
-        masses, inertias = writer.scaled(raw_masses, raw_inertias)
-        if self.keep_mass:
-            # keep_body_masses on the reshaped bodies (every other body has the factor 1 exactly)
-            inertias = [
-                [i * (n / m) for i in inertia] if m > 0 else inertia
-                for n, m, inertia in zip(nominal, masses, inertias, strict=True)
-            ]
-            masses = nominal
-        _put(mass, rows, masses)
-        _put(inertia, rows, inertias)
-        return mass, inertia
+        return self._scratch
+
+    def _write_geometry(self, model: mujoco.MjModel, vector: np.ndarray) -> Compiled | None:
+        """
+        Write the geometry of ``vector`` into ``model``, the reshaped bodies with their masses before the other
+        parameters' factors (:meth:`_base_values`); every other value stays as the model has it.
+
+        :return: the compiled geometry, ``None`` for the nominal geometry
+        """
+        writer = self.in_place
+        if writer is None:  # no geometry parameters: the model has the nominal geometry
+            return None
+        scalars = self._spec_scalars(writer, vector)
+        if scalars is None:
+            writer.restore(model)
+            return None
+        geometry = writer.compile(scalars)
+        others = writer.swap(model.body_mass, model.body_inertia, model.dof_armature)
+        writer.commit(model, self._scratch_data(model), geometry, self._base_values(writer, geometry), others)
+        return geometry
+
+    def _write_reshaped(self, model: mujoco.MjModel, vector: np.ndarray, geometry: bytes, others: bytes) -> bool:
+        """
+        Write a new geometry into a model that holds the other parameters of ``vector`` already, masses included.
+
+        The path of a domain-randomised reset with an unseen geometry: only the reshaped bodies' masses change, so
+        the writer writes them with the geometry, then ``mj_setConst``. Needs the mass factors of these other
+        parameters (:meth:`_edit_params` computes them); otherwise, and for the nominal geometry, it does nothing.
+
+        :return: whether the model was written
+        """
+        writer = self.in_place
+        factors = self._factors
+        if writer is None or factors is None or factors[0] != others:
+            return False
+        scalars = self._spec_scalars(writer, vector)
+        if scalars is None:  # the nominal geometry, which restore() copies to the bit
+            return False
+        plan = self._reshape_plan
+        if plan is None or plan[0] != others:
+            # the final masses of the other bodies (nominal times their factors, as _edit_params writes them) and
+            # armatures, where they differ from the compiler's; the reshaped bodies' factors, once per value
+            nominal, mass_factor = writer.nominal, factors[1]
+            armature = nominal.dof_armature.copy()
+            edits = self._plan(nominal)
+            armature[edits["armature_dofs"]] = vector[edits["armature_params"]]
+            swap = writer.swap(nominal.body_mass * mass_factor, nominal.body_inertia * mass_factor[:, None], armature)
+            plan = self._reshape_plan = (others, np.repeat(mass_factor[writer.body_rows], 4).tolist(), swap)
+        compiled = writer.compile(scalars)
+        self._base = (geometry, compiled, None)
+        _, value_factors, swap = plan
+        # the products _edit_params computes (body_mass * mass_factor, body_inertia * mass_factor)
+        final = [value * f for value, f in zip(self._base_values(writer, compiled), value_factors, strict=True)]
+        scratch = self._scratch_data(model)
+        writer.commit(model, scratch, compiled, final, swap)
+        mujoco.mj_setConst(model, scratch)
+        return True
 
     def write(self, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None) -> None:
         """
@@ -1185,21 +475,22 @@ class ModelBuilder:
         :param previous: the vector ``model`` was last written for (``None``: ``model`` is a fresh copy of the nominal model)
         :raises NotInPlace: a geometry the in-place path cannot reproduce (``model`` is then unusable)
         """
-        geometry = self.geometry_bytes(vector)
+        geometry = vector[self._geometry_sel].tobytes()
         # a fresh copy of the nominal model has the nominal parameters' geometry and constants
         held = self._nominal if previous is None else previous
-        reshaped = self.geometry_bytes(held) != geometry
         base = self._base
-        written = reshaped or base is None or base[0] != geometry
-        if written:
-            mass, inertia = self._write_geometry(model, vector)
-            base = self._base = (geometry, mass, inertia)
-        others = vector[self._other_idx].tobytes()
+        written = held[self._geometry_sel].tobytes() != geometry or base is None or base[0] != geometry
+        others = vector[self._other_sel].tobytes()
         # the other parameters as the model has them already: only masses and inertias follow the new geometry
-        same = previous is not None and previous[self._other_idx].tobytes() == others
+        same = previous is not None and previous[self._other_sel].tobytes() == others
+        if written and same and self._write_reshaped(model, vector, geometry, others):
+            return
+        if written:
+            self._base = (geometry, self._write_geometry(model, vector), None)
+        mass, inertia = self._base_arrays()
         friction = self.nominal_model().geom_friction
-        # after a geometry write the derived constants are recomputed (set_stat may have replaced them)
-        self._edit_params(model, base[1], base[2], friction, vector, None if written else held, others if same else None)
+        # after a geometry write the derived constants are recomputed (the statistics may have replaced them)
+        self._edit_params(model, mass, inertia, friction, vector, None if written else held, others if same else None)
 
     # ---- models -----------------------------------------------------------------------------------------
     def model_for(self, vector: np.ndarray) -> mujoco.MjModel:
@@ -1260,7 +551,7 @@ class ModelBuilder:
             on_new(model)
             return model
 
-        return self.pooled(pool, vector, size, wrap, _identity)
+        return self.pooled(pool, vector, size, wrap, _identity, key)
 
     def pooled(
         self,
@@ -1269,6 +560,7 @@ class ModelBuilder:
         size: int,
         wrap: Callable[[mujoco.MjModel], T],
         unwrap: Callable[[T], mujoco.MjModel],
+        key: bytes | None = None,
     ) -> T:
         """
         The holder (a model, or an object running one, such as a dm_control ``Physics``) of ``vector`` from a pool.
@@ -1286,9 +578,11 @@ class ModelBuilder:
         :param size: the most holders the pool keeps
         :param wrap: makes a holder of a new model the pool owns
         :param unwrap: the model of a holder
+        :param key: ``vector.tobytes()``, where the caller has it already
         :return: the holder of the model of ``vector``
         """
-        key = vector.tobytes()
+        if key is None:
+            key = vector.tobytes()
         entry = pool.get(key)
         if entry is not None:
             pool.move_to_end(key)
@@ -1375,9 +669,7 @@ class ModelBuilder:
         if constants_of is None or any(vector[i] != constants_of[i] for i in self._const_idx):
             # Derived constants (subtree masses, inverse weights, actuator_acc0) go stale otherwise;
             # mj_setConst overwrites the state of its MjData, so it gets the builder's scratch one.
-            if self._scratch is None:
-                self._scratch = mujoco.MjData(model)
-            mujoco.mj_setConst(model, self._scratch)
+            mujoco.mj_setConst(model, self._scratch_data(model))
 
     def _plan(self, pristine: mujoco.MjModel) -> dict[str, np.ndarray]:
         # Index arrays for vectorised edits. Geometry edits never add or remove elements, so one plan

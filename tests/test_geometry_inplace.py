@@ -310,3 +310,73 @@ def test_fixed_armature_survives_in_place_geometry_draws():
         env.reset(options={"params": draw(rng, env.base_params)})
         assert env.model.dof_armature[0] == 0.1
         assert env.params["slider_armature"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("env_id", "keep_mass", "others"),
+    [
+        (
+            "RobustInvertedPendulum-v0",
+            True,
+            {"pole_density": 700.0, "cart_mass": 8.0, "slider_damping": 2.0, "slider_armature": 0.1},
+        ),
+        ("RobustInvertedPendulum-v0", False, {"cart_density": 1400.0, "pole_mass": 4.0, "slider_armature": 0.1}),
+        ("RobustInvertedDoublePendulum-v0", True, {"pole2_density": 1300.0, "slider_damping": 0.2}),
+        # settotalmass: the compiler's masses of every other body differ from the model's (swapped for the statistics)
+        ("RobustCheetahRun-v0", False, {"friction": 0.7, "bthigh_damping": 3.0}),
+    ],
+)
+def test_unseen_geometries_with_other_parameters_held_equal_the_rebuild(monkeypatch, env_id, keep_mass, others):
+    """The pool's rewrite of a model whose other parameters stay (geometry and reshaped bodies only) is the rebuild."""
+    rewrites = []
+    rewrite = ModelBuilder._write_reshaped
+
+    def counted(self, *args):
+        done = rewrite(self, *args)
+        rewrites.append(done)
+        return done
+
+    monkeypatch.setattr(ModelBuilder, "_write_reshaped", counted)
+    env = make_unwrapped(env_id, keep_mass=keep_mass, params=others)
+    env.reset(seed=0)
+    space = env.param_space
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        lengths = {}
+        for i in space.indices_of_kind("geometry"):
+            spec = space.specs[i]
+            lengths[spec.name] = float(np.clip(spec.nominal * rng.uniform(0.6, 1.6), spec.low, spec.high))
+        env.reset(options={"params": lengths})
+        assert all(env.params[name] == value for name, value in others.items())
+        assert differences(env.model, rebuilt(env._builder, env.param_vector)) == {}
+    assert rewrites.count(True) == 4
+
+
+def test_a_moved_body_with_a_free_joint_keeps_mjspec():
+    """A free body's position is also its joint's qpos0, which the writer does not set."""
+    xml = """
+    <mujoco>
+      <worldbody>
+        <body name="b" pos="0 0 1">
+          <freejoint/>
+          <geom name="g" type="sphere" size="0.1"/>
+        </body>
+      </worldbody>
+    </mujoco>
+    """
+    spec = mujoco.MjSpec.from_string(xml)
+    writer = InPlaceGeometry.create(spec.compile(), spec, GeometryEdit(body_pos=("b",)).elements(), 1.0)
+    assert isinstance(writer, str) and "free joint" in writer
+
+
+def test_a_copied_builder_writes_into_the_model_it_is_given():
+    """The writer keeps views into models' memory: a deep copy (or pickle) of a builder starts without them."""
+    import pickle
+
+    builder = builder_of("RobustInvertedPendulum-v0", True)
+    model = builder.build(vector_with(builder, pole_length=0.7))
+    # the copy is made after the writer has a view of ``model``, and is used on ``model`` itself
+    for copied in (copy.deepcopy(builder), pickle.loads(pickle.dumps(builder))):
+        vector = vector_with(copied, pole_length=0.9, cart_size=0.2)
+        copied.write(model, vector, vector_with(copied, pole_length=0.7))
+        assert differences(model, rebuilt(copied, vector)) == {}
