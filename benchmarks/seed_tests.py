@@ -14,6 +14,7 @@ Run::
     python -m benchmarks.seed_tests mpo benchmarks/results/mpo_cartpole_balance RE-MPO E-MPO
     python -m benchmarks.seed_tests mrpo benchmarks/results/mrpo_fixed cartpole mrpo ppo-dr --metric test_worst10
     python -m benchmarks.seed_tests demo benchmarks/results/demo/summary.json
+    python -m benchmarks.seed_tests wr2l benchmarks/results/wr2l_1d wr2l ppo --metric worst10
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def mrpo_metric(folder: Path, task: str, algo: str, metric: str) -> dict[int, fl
     }
 
 
+def wr2l_metric(folder: Path, algo: str, metric: str) -> dict[int, float]:
+    """:return: per seed, ``metric`` (``mean``, ``worst10``, ``worst`` over the test grid) of ``wr2l_reproduction``'s files"""
+    return {
+        int(record["seed"]): float(record[metric])
+        for record in (json.loads(p.read_text()) for p in sorted(folder.glob(f"{algo}_seed*.json")))
+    }
+
+
 def main() -> None:
     """Print the comparison as JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,12 +106,19 @@ def main() -> None:
     mrpo.add_argument("--metric", default="test_mean", choices=("train_mean", "train_worst10", "test_mean", "test_worst10"))
     demo = sub.add_parser("demo")
     demo.add_argument("summary", type=Path)
+    wr2l = sub.add_parser("wr2l")
+    wr2l.add_argument("folder", type=Path)
+    wr2l.add_argument("algos", nargs=2)
+    wr2l.add_argument("--metric", default="mean", choices=("mean", "worst10", "worst"))
     args = parser.parse_args()
     if args.kind == "mpo":
         a, b = (mpo_holdout(args.folder, agent) for agent in args.agents)
         rows = [compare(*args.agents[:1], a, args.agents[1], b)]
     elif args.kind == "mrpo":
         a, b = (mrpo_metric(args.folder, args.task, algo, args.metric) for algo in args.algos)
+        rows = [compare(args.algos[0], a, args.algos[1], b)]
+    elif args.kind == "wr2l":
+        a, b = (wr2l_metric(args.folder, algo, args.metric) for algo in args.algos)
         rows = [compare(args.algos[0], a, args.algos[1], b)]
     else:
         summary = json.loads(args.summary.read_text())
