@@ -20,6 +20,7 @@ _EXPORTS = {
     "RARL": "robust_sb3.rarl",
     "PRMDP": "robust_sb3.prmdp",
     "WR2L": "robust_sb3.wr2l",
+    "RAMBO": "robust_sb3.rambo",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
