@@ -396,6 +396,14 @@ def test_save_load(tmp_path, algo, kwargs):
     assert loaded.last_selection is not None
 
 
+def test_load_resolves_a_preset_name(tmp_path):
+    # SB3's load sets keyword arguments as given (rl-zoo3's --trained-agent passes the YAML's): a name becomes the set
+    MRPO("MlpPolicy", ip_envs(), uncertainty_set=IP_TRAIN, seed=0, **SMALL).save(tmp_path / "model")
+    loaded = MRPO.load(tmp_path / "model", env=ip_envs(seed=1), uncertainty_set=IP_TRAIN, device="cpu")
+    assert loaded.uncertainty_set == get_preset(IP_TRAIN)
+    loaded.learn(2 * SMALL["n_steps"])
+
+
 def test_determinism():
     def run():
         model = MRPO("MlpPolicy", ip_envs(seed=2), uncertainty_set=IP_TRAIN, seed=7, **SMALL)

@@ -449,3 +449,13 @@ def test_wr2l_trpo_bad_config(config, error, match):
 
     with pytest.raises(error, match=match):
         WR2LTRPO("MlpPolicy", _vec(), ("pole_length",), config=config)
+
+
+def test_wr2l_trpo_load_takes_a_config_dict(tmp_path):
+    # SB3's load sets keyword arguments as given (rl-zoo3's --trained-agent passes the YAML's): a dict becomes a config
+    from robust_sb3.wr2l import WR2LTRPO
+
+    config = {"epsilon": 0.05, "hessian_data_episodes": 4, "n_state_action": 200, "eval_horizon": 60}
+    WR2LTRPO("MlpPolicy", _vec(), ("pole_length",), config=config, n_steps=64, seed=0).save(tmp_path / "m.zip")
+    loaded = WR2LTRPO.load(tmp_path / "m.zip", env=_vec(), config={**config, "sigma": 0.1})
+    assert loaded.config == WR2LConfig(**{**config, "sigma": 0.1})

@@ -23,12 +23,12 @@ class PerturbedReplayBufferSamples(NamedTuple):
     """
     A batch of transitions with the K models' next observations (Mankowitz et al. 2020, Eq. 1).
 
-    :param observations: (B, *obs_shape)
+    :param observations: ``(B, *obs_shape)``
     :param actions: (B, action_dim)
-    :param next_observations: (B, *obs_shape) the next observation in the env the agent acted in
+    :param next_observations: ``(B, *obs_shape)`` the next observation in the env the agent acted in
     :param dones: (B, 1) terminations of that env (time-limit truncations excluded)
     :param rewards: (B, 1) the reward in the env the agent acted in: Eq. 1's reward, outside the infimum
-    :param perturbed_next_observations: (B, K, *obs_shape)
+    :param perturbed_next_observations: ``(B, K, *obs_shape)``
     :param perturbed_rewards: (B, K) each model's reward (the per-model target's, ``reward_in_inf=True``)
     :param perturbed_terminated: (B, K) as floats (1.0 = the model's next state is terminal)
     """
@@ -48,7 +48,7 @@ class PerturbedReplayBuffer(ReplayBuffer):
     SB3's :class:`~stable_baselines3.common.buffers.ReplayBuffer` plus the K models' next states of every transition.
 
     The env must be wrapped in :class:`robust_envs.wrappers.PerturbedTransitions`, which puts the next
-    observations (K, *obs_shape), rewards (K,) and terminations (K,) into every step's info, under the keys
+    observations ``(K, *obs_shape)``, rewards (K,) and terminations (K,) into every step's info, under the keys
     :data:`PERTURBED_INFO_KEYS` it defines. SB3's ``collect_rollouts`` hands the
     infos to :meth:`add`, so the robust target costs no simulation at training time. The wrapper samples
     before the step, so at a terminal step these are the terminal transitions, not the auto-reset ones.
@@ -176,7 +176,7 @@ def next_state_batch(data: Any, n_models: int, reward_in_inf: bool = False) -> t
     :param n_models: K, or 0 for the env's own next state
     :param reward_in_inf: return each model's reward (B, K) instead of the experienced transition's (B, 1), which
         Eq. 1 keeps outside the infimum; no effect for ``n_models=0``
-    :return: next observations (B * K, *obs_shape), row ``b * K + k`` being model k's next state of transition b;
+    :return: next observations ``(B * K, *obs_shape)``, row ``b * K + k`` being model k's next state of transition b;
         rewards (B, 1) (the buffer's ``rewards``) or (B, K) with ``reward_in_inf``; terminated (B, K); K = 1 and
         the experienced transition's next state, reward and termination for ``n_models=0``
     """

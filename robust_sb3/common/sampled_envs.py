@@ -158,6 +158,8 @@ class SampledEnvsPPO(CheckedLoadMixin, PPO):
 
     # ---- set-up -----------------------------------------------------------------------------------
     def _setup_model(self) -> None:
+        # load(path, uncertainty_set="preset/name") sets the attribute as given: resolve it as the constructor does
+        self.uncertainty_set = resolve_uncertainty_set(self.uncertainty_set)
         if self.env is not None:
             self._check_env(self.env)
         if self.rollout_buffer_class is None:

@@ -278,7 +278,7 @@ class MPO(RobustCriticMixin, OffPolicyAlgorithm):
         ``V(s') = E_{a' ~ pi_k} Q_target(s', a')`` from ``n_target_action_samples`` samples, minus
         ``kl_temperature * KL(pi_k(.|s') || pi_{k-1}(.|s'))`` when entropy-regularised (Eq. 4).
 
-        :param next_observations: (R, *obs_shape) next observations
+        :param next_observations: ``(R, *obs_shape)`` next observations
         :return: (R,) values
         """
         n_samples = self.n_target_action_samples

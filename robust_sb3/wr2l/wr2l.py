@@ -88,6 +88,11 @@ class WorstCaseDynamics:
 
     # ---- set-up -------------------------------------------------------------------------------------
     def _setup_model(self) -> None:
+        # load(path, config={...}) sets the attribute as given: check it as the constructor does
+        if isinstance(self.config, dict):
+            self.config = WR2LConfig(**self.config)
+        elif not isinstance(self.config, WR2LConfig):
+            raise TypeError(f"{type(self).__name__}: config must be a WR2LConfig or a dict of its fields, got {self.config!r}")
         super()._setup_model()
         if self.env is not None:
             self._setup_dynamics(self.env)
