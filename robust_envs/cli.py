@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate a fixed policy over a parameter grid or uncertainty set",
         description=(
             "Run a policy for N seeded episodes in every cell of a parameter grid and print the mean, std and min return "
-            "per cell, the worst cell and the 10%%-worst return."
+            "per cell, the worst cell and the 10%-worst return."
         ),
         epilog="example: robust-rl evaluate --env RobustInvertedPendulum-v0 --grid pole_length=0.4,0.8 --policy zero",
     )
