@@ -253,21 +253,16 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
     else:
         config = {**(AGENTS["E-MPO"] if variant is not None else AGENTS[agent]), "reward_in_inf": args.reward_in_inf}
         env = make_env(protocol, config["robustness"] != "none", variant)
-        model = MPO(
-            "MlpPolicy",
-            env,
-            batch_size=args.batch_size,
-            learning_starts=args.learning_starts,
-            target_update_interval=args.target_update_interval,
-            n_action_samples=args.n_action_samples,
-            n_target_action_samples=args.n_target_action_samples,
-            policy_kwargs=dict(net_arch=args.net_arch),
-            seed=seed,
-            **config,
-        )
+        model = make_mpo(env, config, seed, args)
     start = time.time()
     model.learn(args.timesteps)
     train_time = time.time() - start
+    cells, report, eval_time = evaluate(model, protocol, args)
+    return result_record(agent, seed, protocol, args, config, model, variant, train_time, cells, report, eval_time)
+
+
+def evaluate(model: Any, protocol: Any, args: argparse.Namespace) -> tuple[list[dict[str, float]], Any, float]:
+    """:return: the cells (every value of both sets), the report (reset seeds 1000.., deterministic) and its seconds"""
     cells = [{protocol.param: v} for v in (*protocol.train_values, *protocol.holdout_values)]
     start = time.time()
     report = evaluate_robustness(
@@ -279,7 +274,39 @@ def run(agent: str, seed: int, protocol: Protocol, args: argparse.Namespace) -> 
         max_episode_steps=protocol.episode_steps,
         env_kwargs=protocol.env_kwargs,
     )
-    eval_time = time.time() - start
+    return cells, report, time.time() - start
+
+
+def make_mpo(env: Any, config: dict[str, Any], seed: int, args: argparse.Namespace) -> Any:
+    """:return: this script's MPO on ``env`` with ``config`` and the command line's settings (shared with DDR-MPO's)"""
+    return MPO(
+        "MlpPolicy",
+        env,
+        batch_size=args.batch_size,
+        learning_starts=args.learning_starts,
+        target_update_interval=args.target_update_interval,
+        n_action_samples=args.n_action_samples,
+        n_target_action_samples=args.n_target_action_samples,
+        policy_kwargs=dict(net_arch=args.net_arch),
+        seed=seed,
+        **config,
+    )
+
+
+def result_record(
+    agent: str,
+    seed: int,
+    protocol: Any,
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    model: Any,
+    variant: str | None,
+    train_time: float,
+    cells: list[dict[str, float]],
+    report: Any,
+    eval_time: float,
+) -> dict[str, Any]:
+    """:return: one run's JSON record (shared with ``benchmarks.ddr_mpo_reproduction``, which adds its own keys)"""
     result = {
         "agent": agent,
         "seed": seed,
@@ -394,11 +421,9 @@ def plot(protocol: Protocol) -> dict[str, Any]:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=[*AGENTS, *DR_AGENTS, *SVG_AGENTS])
-    parser.add_argument("--timesteps", type=int, default=8000)
+def add_training_arguments(parser: argparse.ArgumentParser, timesteps: int) -> None:
+    """Add MPO's training and evaluation settings (shared with ``benchmarks.ddr_mpo_reproduction``)."""
+    parser.add_argument("--timesteps", type=int, default=timesteps)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--net-arch", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--target-update-interval", type=int, default=100)
@@ -406,6 +431,13 @@ def main() -> None:
     parser.add_argument("--n-target-action-samples", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per mass")
     parser.add_argument("--learning-starts", type=int, default=1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=[*AGENTS, *DR_AGENTS, *SVG_AGENTS])
+    add_training_arguments(parser, timesteps=8000)
     parser.add_argument("--suite", choices=SUITES, help="the Table 3 row to run on its dm_control suite env")
     parser.add_argument(
         "--control-timestep",

@@ -1,0 +1,96 @@
+"""Issue 14's experiment scripts at their smallest: benchmarks/generate_d4rl_datasets.py and ddr_mpo_reproduction.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+th = pytest.importorskip("torch")
+pytest.importorskip("minari")
+
+import robust_envs.datasets as rd  # noqa: E402
+from benchmarks import ddr_mpo_reproduction, generate_d4rl_datasets  # noqa: E402
+from robust_envs.datasets.storage import METADATA_KEY  # noqa: E402
+
+pytestmark = pytest.mark.sb3
+
+RUN_KEYS = {"agent", "seed", "cells", "returns", "cell_means", "train_values", "holdout_values", "config", "dataset_size"}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Datasets under the test's own Minari path; one torch thread (the scripts set it), restored afterwards."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    threads = th.get_num_threads()
+    yield
+    th.set_num_threads(threads)
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_generate_d4rl_datasets_smallest(tmp_path):
+    argv = [
+        "--sac-steps", "400", "--learning-starts", "100", "--checkpoint-every", "200", "--eval-episodes", "1",
+        "--level-steps", "100", "--ref-episodes", "2", "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    generate_d4rl_datasets.main(argv)
+    summary = json.loads((tmp_path / "out" / "hopper_seed0.json").read_text())
+    assert {"setting", "generator", "training", "references", "levels"} <= set(summary)
+    assert [c["step"] for c in summary["training"]["checkpoints"]] == [200, 400]
+    assert set(summary["levels"]) == set(rd.LEVELS)
+    for level, row in summary["levels"].items():
+        assert row["dataset_id"] == f"robust/hopper-{level}-v0"
+        assert {"steps", "episodes", "mean_return", "sha256", "d4rl_normalized_mean_return"} <= set(row)
+        dataset = rd.load(row["dataset_id"])
+        assert dataset.total_steps == row["steps"]
+        assert dataset.storage.metadata[METADATA_KEY]["generator"]["sac_steps"] == 400
+    medium = summary["training"]["medium"]["checkpoint_step"]
+    assert summary["levels"]["medium-replay"]["episodes"] == next(
+        c["episodes"] for c in summary["training"]["checkpoints"] if c["step"] == medium
+    )
+    for name in ("training.json", "replay.pkl", "references.json", "checkpoints/sac_400.zip"):
+        assert (tmp_path / "work" / name).is_file()
+
+    # a rerun trains and collects nothing: the datasets are found, checked and summarised alike
+    before = _mtimes(tmp_path / "minari")
+    again = generate_d4rl_datasets.main(argv)
+    assert _mtimes(tmp_path / "minari") == before
+    assert {k: r["sha256"] for k, r in again["levels"].items()} == {k: r["sha256"] for k, r in summary["levels"].items()}
+    with pytest.raises(SystemExit, match="other settings"):  # the same work folder with another budget
+        generate_d4rl_datasets.main([*argv[:1], "500", *argv[2:]])
+
+
+def test_ddr_mpo_reproduction_smallest(tmp_path):
+    out = tmp_path / "out"
+    argv = [
+        "--timesteps", "300", "--learning-starts", "100", "--sizes", "500", "--collect-steps", "500",
+        "--validation-steps", "250", "--episodes", "1", "--seeds", "0", "--max-epochs", "2",
+        "--out", str(out), "--work-dir", str(tmp_path / "work"),
+    ]  # fmt: skip
+    ddr_mpo_reproduction.main(argv)
+    for name in ("E-MPO_seed0.json", "RE-MPO_seed0.json", "DDR-MPO_n500_seed0.json"):
+        run = json.loads((out / name).read_text())
+        assert RUN_KEYS <= set(run)
+        assert run["train_values"] == [1.0, 1.1, 1.2] and run["holdout_values"] == [1.5, 1.6, 1.7]
+        assert len(run["cell_means"]) == 6
+    ddr = json.loads((out / "DDR-MPO_n500_seed0.json").read_text())
+    assert ddr["dataset_size"] == 500 and ddr["config"]["robustness"] == "robust"
+    assert len(ddr["model_validation"]["model_mse"]) == 3 and ddr["model_validation"]["perturbation_mse"][0] == 0.0
+    records = json.loads((out / "datasets.json").read_text())["records"]
+    assert [r["train"]["steps"] for r in records] == [500, 500, 500]
+
+    # resumable: a rerun runs nothing; then the summary and its chart, beside the results
+    before, datasets = _mtimes(out), (out / "datasets.json").read_text()
+    ddr_mpo_reproduction.main(argv)
+    assert {k: v for k, v in _mtimes(out).items() if k.endswith("_seed0.json")} == {
+        k: v for k, v in before.items() if k.endswith("_seed0.json")
+    }
+    assert (out / "datasets.json").read_text() == datasets  # rewritten from the datasets found, unchanged
+    ddr_mpo_reproduction.main([*argv, "--summarize"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"E-MPO", "RE-MPO", "DDR-MPO n=500"}
+    assert (out / "ddr_mpo_pendulum_swingup_dt0.08.png").is_file()
