@@ -54,6 +54,36 @@ def _map(function, values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(function, values.tolist()), dtype=np.float64, count=values.size)
 
 
+def draw_cartpole(state: np.ndarray, length: float, width: int = 600, height: int = 400) -> np.ndarray:
+    """
+    ``CartPole-v1``'s picture drawn with numpy (no pygame, no display): the sizes, positions and colours of
+    Gymnasium's ``CartPoleEnv.render``, without its anti-aliasing.
+
+    :param state: the cart position (m) and pole angle (rad, 0 upright) at indices 0 and 2 (the env's state)
+    :param length: Gymnasium's ``length``: half the pole's length (m), drawn at the scale of the track
+    :param width: image width in pixels (Gymnasium's ``screen_width``); the track's +-2.4 m span it
+    :param height: image height in pixels (Gymnasium's ``screen_height``)
+    :return: the frame, ``(height, width, 3)`` uint8
+    """
+    scale = width / (2 * X_THRESHOLD)
+    cart_x = float(state[0]) * scale + width / 2.0
+    cart_y = 100.0  # Gymnasium's "top of cart": the track line, through the cart's middle
+    axle_y = cart_y + 30.0 / 4.0
+    # Gymnasium draws with y up from the bottom edge, then flips the surface
+    y = (height - 1 - np.arange(height, dtype=np.float64))[:, None]
+    x = np.arange(width, dtype=np.float64)[None, :]
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    image[(np.abs(x - cart_x) <= 25.0) & (np.abs(y - cart_y) <= 15.0)] = (0, 0, 0)  # 50 x 30 cart
+    # the 10-pixel-wide pole from the axle, rotated by -theta as pygame's Vector2.rotate_rad(-theta)
+    sin, cos = math.sin(float(state[2])), math.cos(float(state[2]))
+    dx, dy = x - cart_x, y - axle_y
+    across, along = dx * cos - dy * sin, dx * sin + dy * cos
+    image[(np.abs(across) <= 5.0) & (along >= -5.0) & (along <= scale * 2.0 * length - 5.0)] = (202, 152, 101)
+    image[(x - int(cart_x)) ** 2 + (y - int(axle_y)) ** 2 <= 25.0] = (129, 132, 203)  # the axle
+    image[height - 1 - int(cart_y)] = (0, 0, 0)  # the track
+    return image
+
+
 class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
     r"""
     ## Description
@@ -104,8 +134,9 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
     reference implementations set; its nominal 0.5 lies inside the training range.
 
     Other keyword arguments: ``sutton_barto_reward`` (False), ``kinematics_integrator`` (``"euler"`` or
-    ``"semi-implicit euler"``, Gymnasium's attribute of the same name), ``render_mode`` (``"human"`` or
-    ``"rgb_array"``, drawn by Gymnasium's renderer; needs ``pygame``), ``keep_mass`` (``False`` only: the
+    ``"semi-implicit euler"``, Gymnasium's attribute of the same name), ``render_mode`` (``"human"``: Gymnasium's
+    pygame window, needs ``pygame``; ``"rgb_array"``: (400, 600, 3) uint8 frames of the same picture drawn with numpy
+    at the episode's pole length, see :func:`draw_cartpole`), ``keep_mass`` (``False`` only: the
     equations take ``pole_mass`` whatever ``pole_length``, so there is no mass a length could change;
     ``True`` raises ``ValueError``).
 
@@ -285,6 +316,16 @@ class RobustCartPoleEnv(PerturbableEnv, CartPoleEnv, EzPickle):
         if self.render_mode == "human":
             self.render()
         return np.array(self.state, dtype=np.float32), reward, terminated, False, {"params": self.params}
+
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """
+        :return: for ``render_mode="rgb_array"``, a (400, 600, 3) uint8 frame of the state at the episode's pole length
+            (:func:`draw_cartpole`; no pygame needed), ``None`` before the first reset; ``"human"`` draws Gymnasium's
+            pygame window
+        """
+        if self.render_mode != "rgb_array":
+            return CartPoleEnv.render(self)
+        return None if self.state is None else draw_cartpole(self.state, self.length, self.screen_width, self.screen_height)
 
     # ---- state ----------------------------------------------------------------------------------
     def get_state(self) -> np.ndarray:

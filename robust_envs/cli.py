@@ -217,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
         build_demo_parser(demo)
     # imports no minari until a datasets command runs, so the parser builds without the [data] extra
     from robust_envs.datasets.cli import add_datasets_subcommand
+    from robust_envs.video import add_video_subcommand
 
     add_datasets_subcommand(sub)
+    add_video_subcommand(sub)
     return parser
 
 
@@ -576,8 +578,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from robust_envs.datasets.cli import run_datasets
+    from robust_envs.video import run_video
 
-    command = {"envs": _cmd_envs, "evaluate": _cmd_evaluate, "demo": _cmd_demo, "datasets": run_datasets}[args.command]
+    commands = {"envs": _cmd_envs, "evaluate": _cmd_evaluate, "demo": _cmd_demo, "datasets": run_datasets, "video": run_video}
+    command = commands[args.command]
     try:
         return command(args)
     except (CLIError, ValueError, TypeError, ImportError, OSError, RuntimeError) as exc:

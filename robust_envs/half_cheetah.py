@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import DEFAULT_CAMERA_CONFIG, HalfCheetahEnv
 
 from robust_envs.locomotion import forward_reward_terms, planar_observation
 from robust_envs.mujoco_env import RobustMujocoEnv
@@ -43,6 +43,11 @@ class RobustHalfCheetahEnv(RobustMujocoEnv, HalfCheetahEnv):
     (``settotalmass``); a density parameter scales the compiled mass and inertia of its body by
     ``density / 1000``, so it is a density relative to the declared one, not the body's effective kg/m^3.
 
+    ## Rendering
+    As ``HalfCheetah-v5`` (``render_mode="rgb_array"``: ``(height, width, 3)`` uint8 frames, 480 x 480 by default), but
+    the camera looks at the point v5 picks in the initial pose (``(0, 0, 0.38)``) instead of one taken from the first
+    rendered state, so a frame depends on the state alone. As in v5 the camera does not follow the cheetah.
+
     ## Version History
     - v0: first version, on Gymnasium's HalfCheetah-v5.
     """
@@ -57,6 +62,8 @@ class RobustHalfCheetahEnv(RobustMujocoEnv, HalfCheetahEnv):
         owner="RobustHalfCheetah-v0",
     )
     upstream_id: ClassVar[str] = "HalfCheetah-v5"
+    # v5's camera looks at the median of the geoms' positions in the first rendered state: fixed at its initial pose's
+    render_camera_config: ClassVar[dict[str, Any] | None] = {**DEFAULT_CAMERA_CONFIG, "lookat": np.array([0.0, 0.0, 0.38])}
 
     def _transition(
         self,

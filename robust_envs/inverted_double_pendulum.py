@@ -50,6 +50,11 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
     of Roboschool's benchmark that Jiang et al. (2021), Table 1, use (presets
     ``jiang2021/inverteddoublependulum/...``). No body has contacts, so there is no friction parameter.
 
+    ## Rendering
+    As ``InvertedDoublePendulum-v5`` (``render_mode="rgb_array"``: ``(height, width, 3)`` uint8 frames, 480 x 480 by
+    default; the camera's distance is the model's extent), but the camera looks at the rail's centre instead of the
+    first rendered state, so a frame depends on the state and the geometry alone.
+
     ## Version History
     - v0: first version, on Gymnasium's InvertedDoublePendulum-v5.
     """
@@ -72,6 +77,8 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
         owner="RobustInvertedDoublePendulum-v0",
     )
     upstream_id: ClassVar[str] = "InvertedDoublePendulum-v5"
+    # v5's camera looks at the median of the geoms' positions in the first rendered state: fixed at the rail's centre
+    render_camera_config: ClassVar[dict[str, Any] | None] = {"lookat": np.zeros(3)}
     derived_fields: ClassVar[tuple[str, ...]] = ("site_xpos", "qfrc_constraint")
 
     def _transition(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium.envs.mujoco.inverted_pendulum_v5 import InvertedPendulumEnv
+from gymnasium.envs.mujoco.inverted_pendulum_v5 import DEFAULT_CAMERA_CONFIG, InvertedPendulumEnv
 
 from robust_envs.mujoco_env import RobustMujocoEnv
 from robust_envs.params import GeometryEdit, ParamGroup, ParamSpace, density_specs, joint_specs
@@ -53,6 +53,12 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
     alone gives a pole of exactly ``m`` kg, and with ``keep_mass=True`` at any length. The bodies never touch
     anything (``contype=0``), so the env has no friction parameter.
 
+    ## Rendering
+    As ``InvertedPendulum-v5`` (``render_mode="rgb_array"``: ``(height, width, 3)`` uint8 frames, 480 x 480 by
+    default), but the camera looks at the rail's centre instead of the first rendered state, so a frame depends on
+    the state alone. Poles longer than about 0.8 m leave the frame at the top: pass a farther camera, e.g.
+    ``default_camera_config={"distance": 4.2, "lookat": [0, 0, 1.15]}`` for a 2.5 m pole.
+
     ## Version History
     - v0: first version, on Gymnasium's InvertedPendulum-v5.
     """
@@ -70,6 +76,8 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
         owner="RobustInvertedPendulum-v0",
     )
     upstream_id: ClassVar[str] = "InvertedPendulum-v5"
+    # v5's camera looks at the median of the geoms' positions in the first rendered state: fixed at the rail's centre
+    render_camera_config: ClassVar[dict[str, Any] | None] = {**DEFAULT_CAMERA_CONFIG, "lookat": np.zeros(3)}
 
     def _transition(
         self,

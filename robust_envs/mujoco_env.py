@@ -58,6 +58,9 @@ class RobustMujocoEnv(PerturbableEnv):
     derived_fields: ClassVar[tuple[str, ...]] = ()
     #: How many parameter settings keep a model of their own (see :meth:`_editable_model`).
     model_pool_size: ClassVar[int] = 32
+    #: Replaces the upstream env's camera settings where those leave the look-at point to the first rendered state
+    #: (``None``: keep them); a ``default_camera_config`` keyword argument overrides it.
+    render_camera_config: ClassVar[dict[str, Any] | None] = None
 
     # attributes set by the upstream MujocoEnv
     model: mujoco.MjModel
@@ -75,8 +78,11 @@ class RobustMujocoEnv(PerturbableEnv):
         :param kwargs: the upstream Gymnasium env's keyword arguments
         """
         self._init_robust(params, keep_mass)
+        upstream_kwargs = kwargs
+        if self.render_camera_config is not None and "default_camera_config" not in kwargs:
+            upstream_kwargs = {**kwargs, "default_camera_config": self.render_camera_config}
         # the upstream env class follows this mixin in the MRO: it loads the XML through _initialize_simulation
-        super().__init__(**kwargs)
+        super().__init__(**upstream_kwargs)
         # EzPickle replays constructor arguments on unpickling: record ours, not the upstream env's
         EzPickle.__init__(self, params=params, keep_mass=keep_mass, **kwargs)
 

@@ -111,8 +111,8 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
 
     Other keyword arguments: ``dt`` (0.02 s, time step), ``max_torque`` (5.0 N*m), ``max_disturbance``
     (5.0 N*m), ``control_cost`` (0.04, the ``R`` of Eq. 15), ``render_mode`` (``None`` or ``"rgb_array"``: a
-    small numpy drawing of the rod, what SB3's ``make_vec_env`` asks for), ``keep_mass`` (``False`` only: ``mass`` is a
-    point mass that ``length`` does not change; ``True`` raises ``ValueError``).
+    128 x 128 x 3 numpy drawing of the rod at its length, what SB3's ``make_vec_env`` asks for), ``keep_mass``
+    (``False`` only: ``mass`` is a point mass that ``length`` does not change; ``True`` raises ``ValueError``).
 
     The linearisation about the upright position (Eq. 14) is :meth:`linearized_model`; the input gains
     ``g1(x) = g2(x) = (0, 1/(m l^2))`` of Eq. 15 are :meth:`input_gains` (``g2`` per unit of action, i.e.
@@ -256,17 +256,24 @@ class RobustPendulumEnv(PerturbableEnv, EzPickle):
         return observation, float(reward), False, False, info
 
     def render(self) -> np.ndarray | None:
-        """:return: for ``render_mode="rgb_array"``, a 128 x 128 image of the rod (upright is up), else ``None``."""
+        """
+        :return: for ``render_mode="rgb_array"``, a 128 x 128 x 3 uint8 image of the rod from the pivot at the centre
+            (upright is up), 0.45 * 128 pixels per metre of the episode's ``length``: rods longer than about 1.1 m
+            leave the frame; else ``None``
+        """
         if self.render_mode != "rgb_array":
             return None
         size = 128
         image = np.full((size, size, 3), 255, dtype=np.uint8)
-        t = np.linspace(0.0, 0.45 * size, 4 * size)
+        # the rod's pixels up to where it leaves the frame
+        t = np.linspace(0.0, min(0.45 * size * self.params["length"], float(size)), 4 * size)
         rows = np.round(size / 2 - t * math.cos(self._state[0])).astype(int)
         cols = np.round(size / 2 - t * math.sin(self._state[0])).astype(int)
         for d_row in (-1, 0, 1):
             for d_col in (-1, 0, 1):
-                image[np.clip(rows + d_row, 0, size - 1), np.clip(cols + d_col, 0, size - 1)] = (204, 77, 77)
+                r, c = rows + d_row, cols + d_col
+                inside = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+                image[r[inside], c[inside]] = (204, 77, 77)
         return image
 
     # ---- disturbance channel ---------------------------------------------------------------------

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes.util
+import os
+
+# Headless rendering (tests/test_render.py): dm_control fixes its OpenGL backend when it is first imported, which the
+# imports below do, so the backend is chosen here. EGL works through Mesa's libEGL without a display or GPU; a machine
+# with OSMesa instead sets MUJOCO_GL=osmesa itself.
+os.environ.setdefault("MUJOCO_GL", "egl")
+if os.environ["MUJOCO_GL"] == "osmesa" and ctypes.util.find_library("OSMesa") is None:
+    # without the library `import mujoco` itself fails, deep inside PyOpenGL
+    raise RuntimeError("MUJOCO_GL=osmesa but libOSMesa is not installed (Debian: libosmesa6); install it or use MUJOCO_GL=egl")
+
 import gymnasium as gym
 import pytest
 
