@@ -16,8 +16,9 @@ import robust_envs
 from tests.conftest import MUJOCO_IDS, ROBUST_IDS, UPSTREAM_MUJOCO_IDS
 
 # Gymnasium warns about unbounded Box observations and InvertedPendulum's [-3, 3] actions exactly as
-# for its own v5 envs; MuJoCo about HalfCheetah's deprecated settotalmass.
-ALLOWED_WARNINGS = ("Box observation", "symmetric and normalized space", "settotalmass")
+# for its own v5 envs; MuJoCo about HalfCheetah's deprecated settotalmass; NumPy >= 2.5 (Python 3.12+) about
+# dm_control 1.0.50 setting an array's shape in its named indexing.
+ALLOWED_WARNINGS = ("Box observation", "symmetric and normalized space", "settotalmass", "Setting the shape on a NumPy array")
 
 
 def perturbed(env_id: str, factor: float = 1.2) -> dict[str, float]:

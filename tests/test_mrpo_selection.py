@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")
+
 from robust_envs.uncertainty import UncertaintySet
 from robust_sb3.common.selection import n_worst, normalized_params, worst_fraction_mean, worst_set
 from robust_sb3.mrpo.selection import epopt_select, mrpo_scores, mrpo_select

@@ -7,6 +7,9 @@ import operator
 import gymnasium as gym
 import numpy as np
 import pytest
+
+pytest.importorskip("torch")
+
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -20,6 +23,9 @@ from robust_sb3.rambo.adversary import MLEBatch, adversarial_model_loss, ensembl
 from robust_sb3.rambo.buffers import MixedReplayBuffer
 from robust_sb3.rambo.mixture import elite_mixture_log_prob, gaussian_log_density
 from robust_sb3.rambo.rollouts import rollout_model
+
+pytestmark = pytest.mark.sb3
+
 
 PENDULUM = "RobustPendulum-v0"
 STEPS = 100  # episode length of the tiny datasets

@@ -8,6 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.wrappers import OrderEnforcing, TimeLimit
+
+pytest.importorskip("stable_baselines3")
+
 from stable_baselines3.common.callbacks import BaseCallback
 
 import robust_envs  # noqa: F401
@@ -27,6 +30,9 @@ from benchmarks.rrl_swingup import (
 from robust_envs.disturbance import find_disturbance_channel
 from robust_envs.wrappers import ForceDisturbance
 from robust_sb3.rrl import RRL, LinearQuadraticGameEnv, NGnet
+
+pytestmark = pytest.mark.sb3
+
 
 GAMMA = 2.0  # section 4.1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")
+
 from robust_sb3.wr2l import (
     WR2LConfig,
     ball_value,
@@ -23,6 +25,8 @@ from robust_sb3.wr2l import (
     zero_order_gradient,
     zero_order_hessian,
 )
+
+pytestmark = pytest.mark.sb3
 
 
 def random_spd(rng: np.random.Generator, d: int, condition: float = 100.0) -> np.ndarray:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+
+pytest.importorskip("torch")
+
 import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
@@ -24,6 +27,9 @@ from robust_sb3.wr2l import (
     sample_in_ellipsoid,
     wasserstein_ball_set,
 )
+
+pytestmark = pytest.mark.sb3
+
 
 IP = "RobustInvertedPendulum-v0"
 #: small settings that keep each construction and learn() to a second or two
