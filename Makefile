@@ -9,7 +9,7 @@ $(BIN)/robust-rl: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned torch resolves to the CUDA build (GBs)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[sb3,plots,dev,data,docs,zoo]"
+	$(BIN)/python -m pip install --quiet -e ".[sb3,plots,dev,data,docs,zoo,ray]"
 	touch $@
 
 install: $(BIN)/robust-rl

@@ -7,6 +7,8 @@ environments sampled each iteration), then evaluates the final policy over grids
 (Table 2's claim) and of the unseen testing range (Figure 2's heatmaps). One JSON per run in
 ``benchmarks/results/mrpo/``; runs whose file exists are skipped, so the script is resumable. Run one
 process at a time (``nice -n 10``); ``--summarize`` aggregates the files into tables and figures.
+``--ray-address`` runs each missing (algorithm, seed) as a Ray task (one CPU each) on a cluster, or with ``local``
+on a new Ray instance on this machine, writing the same files as the runs finish (``benchmarks/ray_runs.py``).
 
 Every task rolls out ``n_steps`` equal to its time limit per sub-env, so each of MRPO's and PW-DR's sampled
 environments is estimated from one full episode (the paper's L = 1; the estimate is the discounted return,
@@ -20,6 +22,7 @@ Run::
     nice -n 10 python -m benchmarks.mrpo_reproduction --task cartpole --seeds 0 1 2 3 4
     nice -n 10 python -m benchmarks.mrpo_reproduction --task hopper --timesteps 1000000 --seeds 0 1 2 3 4
     python -m benchmarks.mrpo_reproduction --summarize [--keep-mass]
+    python -m benchmarks.mrpo_reproduction --task hopper --timesteps 1000000 --seeds 0 1 2 3 4 --ray-address auto
 
 Results of the runs made before MRPO's selection was fixed (it dropped the worst environment at kappa = 0)
 and with 512-step rollouts are kept in ``benchmarks/results/superseded/mrpo_selection_bug/``.
@@ -301,8 +304,16 @@ def _figures(task: str, runs: list[dict[str, Any]], suffix: str = "") -> None:
     fig.savefig(FIGURES / f"mrpo_{task}{suffix}_training_curves.png", dpi=100)
 
 
+def describe(path: Path, record: dict[str, Any]) -> str:
+    """:return: the line printed for a finished run"""
+    return (
+        f"{path}: train {record['train_seconds']:.0f}s, train avg {record['train_mean']:.1f} / 10%-worst "
+        f"{record['train_worst10']:.1f}, test avg {record['test_mean']:.1f} / 10%-worst {record['test_worst10']:.1f}"
+    )
+
+
 def main() -> None:
-    """Run the missing (task, algorithm, seed) combinations one after another, or summarise."""
+    """Run the missing (task, algorithm, seed) combinations one after another (or as Ray tasks), or summarise."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=list(TASKS), default="invertedpendulum")
     parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS))
@@ -313,7 +324,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--keep-mass", action="store_true", help="lengths and sizes keep the bodies' masses (pendula)")
     parser.add_argument("--summarize", action="store_true")
+    parser.add_argument(
+        "--ray-address",
+        help="run each (algorithm, seed) as a Ray task on this cluster: 'auto', 'host:port', 'ray://host:port', or "
+        "'local' (a new Ray instance on this machine); default: one run after another in this process",
+    )
     args = parser.parse_args()
+    if args.ray_address is not None:
+        from robust_envs.evaluation.parallel import check_ray_address
+
+        try:
+            check_ray_address(args.ray_address, "--ray-address")
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.keep_mass:
         if not args.summarize and args.task not in KEEP_MASS_TASKS:
             parser.error(f"--keep-mass applies to the tasks with lengths or sizes {KEEP_MASS_TASKS}, not {args.task}")
@@ -322,6 +345,28 @@ def main() -> None:
         print(summarize(args.out))
         return
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.ray_address is not None:
+        from benchmarks import ray_runs
+
+        jobs = []
+        for seed in args.seeds:  # seed-major submission, as below
+            for algo in args.algos:
+                path = args.out / f"{args.task}_{algo}_seed{seed}.json"
+                if path.exists():
+                    print(f"skip {path} (exists)", flush=True)
+                    continue
+                kwargs = {
+                    "task": args.task,
+                    "algo": algo,
+                    "seed": seed,
+                    "timesteps": args.timesteps,
+                    "points": args.points,
+                    "episodes": args.episodes,
+                    "keep_mass": args.keep_mass,
+                }
+                jobs.append((path, "benchmarks.mrpo_reproduction", "run_one", kwargs))
+        ray_runs.run_on_ray(jobs, args.ray_address, describe)
+        return
     # seed-major order: after any interruption every algorithm has the same number of seeds done
     for seed in args.seeds:
         for algo in args.algos:
@@ -331,11 +376,7 @@ def main() -> None:
                 continue
             record = run_one(args.task, algo, seed, args.timesteps, args.points, args.episodes, args.keep_mass)
             path.write_text(json.dumps(record))
-            print(
-                f"{path}: train {record['train_seconds']:.0f}s, train avg {record['train_mean']:.1f} / 10%-worst "
-                f"{record['train_worst10']:.1f}, test avg {record['test_mean']:.1f} / 10%-worst {record['test_worst10']:.1f}",
-                flush=True,
-            )
+            print(describe(path, record), flush=True)
 
 
 if __name__ == "__main__":

@@ -49,13 +49,16 @@ and budget as ``hopper2d``; the test systems: 1,000 draws uniform in +-50% of no
 2024), one episode each (A12's "our test set": the paper states none).
 
 One JSON per (task, algorithm, seed) in ``benchmarks/results/wr2l_<task>/`` (``wr2l_1d`` for ip1d); existing files
-are skipped (resumable).
+are skipped (resumable). ``--ray-address`` runs each missing (algorithm, seed) as a Ray task (one CPU each) on a
+cluster, or with ``local`` on a new Ray instance on this machine, writing the same files as the runs finish
+(``benchmarks/ray_runs.py``); without it the runs go one after another in this process.
 
 Run::
 
     nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --seeds 0 1 2 3 4
     nice -n 10 python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4
     python -m benchmarks.wr2l_reproduction --task ip1d --summarize
+    python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4 --ray-address auto
 """
 
 from __future__ import annotations
@@ -268,6 +271,14 @@ def summarize(out: Path) -> str:
     return "\n".join(lines)
 
 
+def describe(path: Path, record: dict[str, Any]) -> str:
+    """:return: the line printed for a finished run"""
+    return (
+        f"{path}: train {record['train_seconds']:.0f} s, sweep mean {record['mean']:.0f}, "
+        f"10%-worst {record['worst10']:.0f}, worst {record['worst']:.0f}"
+    )
+
+
 def main() -> None:
     """Train and evaluate the runs that have no result file yet, or summarise them."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -277,7 +288,19 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, help="default: the task's budget")
     parser.add_argument("--out", type=Path, help="default: the task's results folder")
     parser.add_argument("--summarize", action="store_true")
+    parser.add_argument(
+        "--ray-address",
+        help="run each (algorithm, seed) as a Ray task on this cluster: 'auto', 'host:port', 'ray://host:port', or "
+        "'local' (a new Ray instance on this machine); default: one run after another in this process",
+    )
     args = parser.parse_args()
+    if args.ray_address is not None:
+        from robust_envs.evaluation.parallel import check_ray_address
+
+        try:
+            check_ray_address(args.ray_address, "--ray-address")
+        except ValueError as exc:
+            parser.error(str(exc))
     known = algos_of(args.task)
     args.algos = args.algos or list(known)
     unknown = [algo for algo in args.algos if algo not in known]
@@ -289,6 +312,20 @@ def main() -> None:
         print(summarize(args.out))
         return
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.ray_address is not None:
+        from benchmarks import ray_runs
+
+        jobs = []
+        for seed in args.seeds:  # seed-major submission, as below
+            for algo in args.algos:
+                path = args.out / f"{algo}_seed{seed}.json"
+                if path.exists():
+                    print(f"skip {path} (exists)", flush=True)
+                    continue
+                kwargs = {"task": args.task, "algo": algo, "seed": seed, "timesteps": args.timesteps}
+                jobs.append((path, "benchmarks.wr2l_reproduction", "run_one", kwargs))
+        ray_runs.run_on_ray(jobs, args.ray_address, describe)
+        return
     for seed in args.seeds:  # seeds outermost: an interrupted run leaves every algorithm with as many seeds
         for algo in args.algos:
             path = args.out / f"{algo}_seed{seed}.json"
@@ -297,11 +334,7 @@ def main() -> None:
                 continue
             record = run_one(args.task, algo, seed, args.timesteps)
             path.write_text(json.dumps(record))
-            print(
-                f"{path}: train {record['train_seconds']:.0f} s, sweep mean {record['mean']:.0f}, "
-                f"10%-worst {record['worst10']:.0f}, worst {record['worst']:.0f}",
-                flush=True,
-            )
+            print(describe(path, record), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,26 @@
 """
 Running a robustness evaluation: :func:`evaluate_robustness`, the expansion of a grid or uncertainty set into
-cells, and the serial, process-pool and Ray runners.
+cells, the checks of its arguments, and the serial runner (the parallel ones are in
+:mod:`robust_envs.evaluation.parallel`).
 
-Episode ``i`` of every cell is reset with ``seed + i`` in a fresh environment, so the numbers do not depend on the
-number of workers or the back-end. Never imports torch or Stable-Baselines3 (see :mod:`robust_envs.evaluation.policies`).
+Episode ``i`` of every cell is reset with ``seed + i``, whichever worker runs it, so the numbers do not depend on the
+number of workers, the back-end or how the episodes are cut into tasks. Never imports torch or Stable-Baselines3 (see
+:mod:`robust_envs.evaluation.policies`), nor Ray unless ``backend="ray"``.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from robust_envs.evaluation import parallel
+from robust_envs.evaluation.parallel import check_ray_address, run_episodes
 from robust_envs.evaluation.policies import as_policy, shippable
 from robust_envs.evaluation.report import RobustnessReport
 from robust_envs.params import ParamSpace
@@ -40,12 +46,16 @@ def evaluate_robustness(
     backend: str = "process",
     max_episode_steps: int | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
+    ray_address: str | None = None,
+    episodes_per_task: int | None = None,
 ) -> RobustnessReport:
     """
     Run a fixed policy in every cell of a parameter grid or uncertainty set.
 
-    Episode ``i`` of every cell is reset with ``seed + i`` and ``options={"params": cell}`` in a fresh
-    ``gym.make(env_id, **env_kwargs)``, so the numbers do not depend on ``n_workers`` or the back-end.
+    Episode ``i`` of every cell is reset with ``seed + i`` and ``options={"params": cell}`` in a
+    ``gym.make(env_id, **env_kwargs)`` (one in this process, or one per worker, each running many cells: a reset
+    starts from the same state as in a fresh env), so the numbers do not depend on ``n_workers``, the back-end or
+    the chunking.
     A stochastic policy stays reproducible if it has a ``seed(episode_seed)`` method: it is called before
     every episode (the CLI's random policy does this). A stochastic SB3 model (``deterministic=False``)
     draws from torch's global generator, so its numbers are not reproducible across processes.
@@ -61,18 +71,32 @@ def evaluate_robustness(
     :param seed: episode ``i`` uses seed ``seed + i``
     :param deterministic: passed to an SB3 model's ``predict``
     :param points: grid points per dimension of a box set (endpoints included); an int or ``{name: int}``
-    :param n_workers: parallel workers (1: in this process)
+    :param n_workers: parallel workers (1: in this process, unless ``backend="ray"``); with ``backend="ray"``, the
+        CPUs of the local Ray instance it starts. A cluster it joins, or a Ray already initialised in this process,
+        runs as many tasks at once as it has CPUs, whatever ``n_workers`` is
     :param backend: ``"process"`` (:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method) or
-        ``"ray"`` (one task per cell; needs ``pip install 'robust-rl[ray]'``)
+        ``"ray"`` (Ray tasks; needs ``pip install 'robust-rl[ray]'``). Both cut the cells into tasks of nearly equal
+        size (a cell and a range of its episodes, see :func:`~robust_envs.evaluation.parallel.plan_chunks`), start
+        each when a worker frees up, and put the results back in order
     :param max_episode_steps: override of the registered time limit (1000)
     :param env_kwargs: keyword arguments of ``gym.make``; ``params`` there sets the base values that the
         cells' partial mappings start from
+    :param ray_address: with ``backend="ray"`` only: the cluster to join, ``"auto"`` (the one ``ray start`` runs on
+        this machine), ``"host:port"`` (its head) or ``"ray://host:port"`` (Ray Client); ``"local"``: a new local
+        instance even if ``RAY_ADDRESS`` is set. ``None``: join the cluster ``RAY_ADDRESS`` names, if set, else start
+        a local instance with ``n_workers`` CPUs. A local instance is shut down at the end; a joined cluster keeps
+        running, and so does a Ray already initialised in this process (used as it is, whatever ``ray_address``
+        is). Every node needs this package and the env's dependencies installed
+    :param episodes_per_task: the most episodes in one task of a parallel back-end (``None``: every cell cut into
+        up to as many tasks as there are workers; see :func:`~robust_envs.evaluation.parallel.plan_chunks`); the
+        results do not depend on it
     :return: the report, cells in the given order
     :raises ValueError: unknown env id, bad cell (unknown name, out-of-bounds value), bad counts, a negative seed,
-        an unknown back-end
-    :raises TypeError: an env id, ``grid_or_set``, ``points``, ``env_kwargs`` or ``deterministic`` of the wrong type,
-        an object that is no policy, an unpicklable policy with ``n_workers > 1``, an ``env_kwargs`` key the env
-        does not take
+        an unknown back-end, a ``ray_address`` (or ``RAY_ADDRESS``) that is no Ray address, a ``ray_address``
+        without ``backend="ray"``
+    :raises TypeError: an env id, ``grid_or_set``, ``points``, ``env_kwargs``, ``deterministic`` or ``ray_address``
+        of the wrong type, an object that is no policy, an unpicklable policy with ``n_workers > 1`` or
+        ``backend="ray"``, an ``env_kwargs`` key the env does not take
     :raises ImportError: ``backend="ray"`` without ray
     :raises RuntimeError: a worker process died (e.g. the caller's script is not importable by spawned workers)
 
@@ -84,6 +108,9 @@ def evaluate_robustness(
     _check_count("n_workers", n_workers)
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; allowed: {BACKENDS}")
+    _check_ray_address(ray_address, backend)
+    if episodes_per_task is not None:
+        _check_count("episodes_per_task", episodes_per_task)
     if max_episode_steps is not None:
         _check_count("max_episode_steps", max_episode_steps)
     if not (isinstance(seed, int | np.integer) and not isinstance(seed, bool)):
@@ -109,20 +136,38 @@ def evaluate_robustness(
     if set(make_kwargs) - {"params", "max_episode_steps"}:
         _check_make_kwargs(env_id, make_kwargs)
 
-    workers = min(int(n_workers), len(cells))
+    workers = min(int(n_workers), len(cells) * int(n_episodes))
+    chunk = None if episodes_per_task is None else int(episodes_per_task)
+    policy_bytes = b""
     if backend == "ray" or workers > 1:
         policy = shippable(policy)
-        _check_picklable(policy)  # before a pool or a Ray cluster starts
+        policy_bytes = _check_picklable(policy)  # before a pool or a Ray cluster starts
     tasks = [(policy, env_id, make_kwargs, cell, int(n_episodes), int(seed), bool(deterministic)) for cell in cells]
     if backend == "ray":
-        results = _run_ray(tasks, workers)
+        results = _run_ray(tasks, workers, ray_address, chunk)
     elif workers == 1:
-        results = [_run_cell(task) for task in tasks]
+        results = _run_serial(tasks)
     else:
-        results = _run_processes(tasks, workers)
+        results = _run_processes(tasks, workers, policy_bytes, chunk)
     returns = np.array([r[0] for r in results], dtype=np.float64)
     lengths = np.array([r[1] for r in results], dtype=np.int64)
     return RobustnessReport(env_id=env_id, cells=cells, returns=returns, lengths=lengths, seed=int(seed))
+
+
+def _check_ray_address(ray_address: Any, backend: str) -> None:
+    """``ray_address`` is ``None`` or a Ray address, and only given with ``backend="ray"``; so is ``RAY_ADDRESS``, if used."""
+    if ray_address is not None:
+        if backend != "ray":
+            raise ValueError(
+                f"ray_address={ray_address!r} is only used by backend='ray', got backend={backend!r}; "
+                "pass backend='ray' or leave ray_address out"
+            )
+        check_ray_address(ray_address)
+        return
+    ray = sys.modules.get("ray")
+    from_env = os.environ.get("RAY_ADDRESS")
+    if backend == "ray" and from_env and not (ray is not None and ray.is_initialized()):
+        check_ray_address(from_env, "The RAY_ADDRESS environment variable")
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -255,47 +300,29 @@ def _product(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
-def _run_cell(task: tuple) -> tuple[list[float], list[int]]:
-    """Worker: the returns and lengths of one cell's episodes (module level, so spawned processes can import it)."""
+def _run_serial(tasks: list[tuple]) -> list[tuple[list[float], list[int]]]:
+    """The serial runner: every cell's episodes in one env, in this process."""
     import gymnasium as gym
 
-    import robust_envs  # noqa: F401  (registers the ids in a fresh process)
+    import robust_envs  # noqa: F401  (registers the ids)
 
-    policy, env_id, make_kwargs, cell, n_episodes, seed, deterministic = task
-    act = as_policy(policy, deterministic)
-    # a stochastic callable is re-seeded for every episode (an SB3 model's seed() seeds its training, not predict)
-    reseed: Callable[[int], Any] | None = None
-    if not hasattr(policy, "predict") and callable(getattr(policy, "seed", None)):
-        reseed = policy.seed
-    env = gym.make(env_id, **make_kwargs)
-    returns, lengths = [], []
+    env = gym.make(tasks[0][1], **tasks[0][2])
     try:
-        for i in range(n_episodes):
-            episode_seed = seed + i
-            if reseed is not None:
-                reseed(episode_seed)
-            obs, _ = env.reset(seed=episode_seed, options={"params": cell})
-            total, steps, done = 0.0, 0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(act(obs))
-                total += float(reward)
-                steps += 1
-                done = bool(terminated or truncated)
-            returns.append(total)
-            lengths.append(steps)
+        return [_run_cell(task, env) for task in tasks]
     finally:
         env.close()
-    return returns, lengths
 
 
-def _run_cell_ray(policy: Any, rest: tuple) -> tuple[list[float], list[int]]:
-    """Ray task: :func:`_run_cell` with the policy passed separately (as a shared object)."""
-    return _run_cell((policy, *rest))
+def _run_cell(task: tuple, env: Any) -> tuple[list[float], list[int]]:
+    """The returns and lengths of one cell's episodes, in ``env`` (made with the task's env id and arguments)."""
+    policy, _, _, cell, n_episodes, seed, deterministic = task
+    return run_episodes(env, policy, deterministic, cell, seed, n_episodes)
 
 
-def _check_picklable(policy: Any) -> None:
+def _check_picklable(policy: Any) -> bytes:
+    """:return: the policy, pickled (what the process pool's workers unpickle)."""
     try:
-        pickle.dumps(policy)
+        return pickle.dumps(policy)
     except Exception as exc:
         raise TypeError(
             f"The policy ({type(policy).__name__}) cannot be pickled for worker processes ({exc}). "
@@ -303,37 +330,13 @@ def _check_picklable(policy: Any) -> None:
         ) from exc
 
 
-def _run_processes(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    # spawn: safe with threads (torch, MuJoCo rollout pools) in the parent; needs the caller's
-    # script guarded by `if __name__ == "__main__":`
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return list(pool.map(_run_cell, tasks))
-        except BrokenProcessPool as exc:
-            raise RuntimeError(
-                "A worker process died. Workers are spawned: they re-import the calling script, which must be a file "
-                "(not piped through stdin) guarded by `if __name__ == '__main__':`; otherwise use n_workers=1."
-            ) from exc
+def _run_processes(
+    tasks: list[tuple], workers: int, policy_bytes: bytes, episodes_per_task: int | None
+) -> list[tuple[list[float], list[int]]]:
+    return parallel.run_processes(tasks, workers, policy_bytes, episodes_per_task)
 
 
-def _run_ray(tasks: list[tuple], workers: int) -> list[tuple[list[float], list[int]]]:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError("backend='ray' needs ray: pip install 'robust-rl[ray]'") from exc
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = ray.remote(num_cpus=1)(_run_cell_ray)
-        # top-level ObjectRef arguments are resolved by ray before the call; the policy is stored once
-        policy_ref = ray.put(tasks[0][0])
-        futures = [remote.remote(policy_ref, task[1:]) for task in tasks]
-        return list(ray.get(futures))
-    finally:
-        if started:
-            ray.shutdown()
+def _run_ray(
+    tasks: list[tuple], workers: int, ray_address: str | None, episodes_per_task: int | None
+) -> list[tuple[list[float], list[int]]]:
+    return parallel.run_ray(tasks, workers, ray_address, episodes_per_task)
