@@ -314,6 +314,8 @@ def describe(path: Path, record: dict[str, Any]) -> str:
 
 def main() -> None:
     """Run the missing (task, algorithm, seed) combinations one after another (or as Ray tasks), or summarise."""
+    from benchmarks.ray_runs import add_ray_address_argument, parse_with_ray_address
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=list(TASKS), default="invertedpendulum")
     parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS))
@@ -324,19 +326,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--keep-mass", action="store_true", help="lengths and sizes keep the bodies' masses (pendula)")
     parser.add_argument("--summarize", action="store_true")
-    parser.add_argument(
-        "--ray-address",
-        help="run each (algorithm, seed) as a Ray task on this cluster: 'auto', 'host:port', 'ray://host:port', or "
-        "'local' (a new Ray instance on this machine); default: one run after another in this process",
-    )
-    args = parser.parse_args()
-    if args.ray_address is not None:
-        from robust_envs.evaluation.parallel import check_ray_address
-
-        try:
-            check_ray_address(args.ray_address, "--ray-address")
-        except ValueError as exc:
-            parser.error(str(exc))
+    add_ray_address_argument(parser)
+    args = parse_with_ray_address(parser)
     if args.keep_mass:
         if not args.summarize and args.task not in KEEP_MASS_TASKS:
             parser.error(f"--keep-mass applies to the tasks with lengths or sizes {KEEP_MASS_TASKS}, not {args.task}")

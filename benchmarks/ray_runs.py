@@ -20,6 +20,28 @@ from typing import Any
 Job = tuple[Path, str, str, dict[str, Any]]
 
 
+def add_ray_address_argument(parser: Any) -> None:
+    """Add ``--ray-address`` (shared by the reproduction scripts) to an ``argparse`` parser."""
+    parser.add_argument(
+        "--ray-address",
+        help="run each (algorithm, seed) as a Ray task on this cluster: 'auto', 'host:port', 'ray://host:port', or "
+        "'local' (a new Ray instance on this machine); default: one run after another in this process",
+    )
+
+
+def parse_with_ray_address(parser: Any) -> Any:
+    """:return: the parsed arguments, ``--ray-address`` checked (a bad one is the parser's error)"""
+    args = parser.parse_args()
+    if args.ray_address is not None:
+        from robust_envs.evaluation.parallel import check_ray_address
+
+        try:
+            check_ray_address(args.ray_address, "--ray-address")
+        except ValueError as exc:
+            parser.error(str(exc))
+    return args
+
+
 def call(module: str, function: str, kwargs: dict[str, Any]) -> Any:
     """
     Ray task: ``module.function(**kwargs)``, the module imported by name in the worker.

@@ -281,6 +281,8 @@ def describe(path: Path, record: dict[str, Any]) -> str:
 
 def main() -> None:
     """Train and evaluate the runs that have no result file yet, or summarise them."""
+    from benchmarks.ray_runs import add_ray_address_argument, parse_with_ray_address
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=list(TASKS), default="ip1d")
     parser.add_argument("--algos", nargs="+", help="default: every learner of the task")
@@ -288,19 +290,8 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, help="default: the task's budget")
     parser.add_argument("--out", type=Path, help="default: the task's results folder")
     parser.add_argument("--summarize", action="store_true")
-    parser.add_argument(
-        "--ray-address",
-        help="run each (algorithm, seed) as a Ray task on this cluster: 'auto', 'host:port', 'ray://host:port', or "
-        "'local' (a new Ray instance on this machine); default: one run after another in this process",
-    )
-    args = parser.parse_args()
-    if args.ray_address is not None:
-        from robust_envs.evaluation.parallel import check_ray_address
-
-        try:
-            check_ray_address(args.ray_address, "--ray-address")
-        except ValueError as exc:
-            parser.error(str(exc))
+    add_ray_address_argument(parser)
+    args = parse_with_ray_address(parser)
     known = algos_of(args.task)
     args.algos = args.algos or list(known)
     unknown = [algo for algo in args.algos if algo not in known]
