@@ -62,6 +62,7 @@ def fitted():
 
 def test_fit_recovers_a_linear_system(fitted):
     ensemble, result = fitted
+    assert ensemble.last_fit is result  # the record of the latest fit stays on the ensemble
     # the likelihood and the holdout error fall; the holdout MSE ends at the noise floor sigma^2
     assert result.train_loss[-1] < result.train_loss[0] - 10.0
     assert result.holdout_mse_history[0].min() > 10 * SIGMA**2

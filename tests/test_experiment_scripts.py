@@ -68,7 +68,7 @@ def test_ddr_mpo_reproduction_smallest(tmp_path):
     out = tmp_path / "out"
     argv = [
         "--timesteps", "300", "--learning-starts", "100", "--sizes", "500", "--collect-steps", "500",
-        "--validation-steps", "250", "--episodes", "1", "--seeds", "0", "--max-epochs", "2",
+        "--validation-steps", "250", "--episodes", "1", "--seeds", "0", "--max-fit-steps", "2",
         "--out", str(out), "--work-dir", str(tmp_path / "work"),
     ]  # fmt: skip
     ddr_mpo_reproduction.main(argv)
@@ -80,6 +80,10 @@ def test_ddr_mpo_reproduction_smallest(tmp_path):
     ddr = json.loads((out / "DDR-MPO_n500_seed0.json").read_text())
     assert ddr["dataset_size"] == 500 and ddr["config"]["robustness"] == "robust"
     assert len(ddr["model_validation"]["model_mse"]) == 3 and ddr["model_validation"]["perturbation_mse"][0] == 0.0
+    # 500 transitions keep 400 for training: 2 batches of 256 per epoch, so 2 steps are 1 epoch, recorded per model
+    fits = ddr["models"]["fits"]
+    assert [f["epochs"] for f in fits] == [1, 1, 1] and not any(f["stopped_early"] for f in fits)
+    assert all(len(f["holdout_mse"]) == 5 and f["n_train"] == 400 for f in fits)
     records = json.loads((out / "datasets.json").read_text())["records"]
     assert [r["train"]["steps"] for r in records] == [500, 500, 500]
 
@@ -94,3 +98,11 @@ def test_ddr_mpo_reproduction_smallest(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"E-MPO", "RE-MPO", "DDR-MPO n=500"}
     assert (out / "ddr_mpo_pendulum_swingup_dt0.08.png").is_file()
+
+
+def test_ddr_mpo_fit_cap_is_a_budget_of_gradient_steps():
+    # hand-computed: n_train = size - min(20 %, 1000); batches = ceil(n_train / 256); cap = ceil(steps / batches)
+    assert ddr_mpo_reproduction.max_epochs_for(50_000, 10_000) == 53  # 49 000 rows, 192 batches
+    assert ddr_mpo_reproduction.max_epochs_for(5_000, 10_000) == 625  # 4 000 rows, 16 batches
+    assert ddr_mpo_reproduction.max_epochs_for(500, 10_000) == 5_000  # 400 rows, 2 batches
+    assert ddr_mpo_reproduction.max_epochs_for(500, 1) == 1

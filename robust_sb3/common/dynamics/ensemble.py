@@ -152,6 +152,8 @@ class GaussianEnsemble(nn.Module):
         self.to(self.device)
         self.eval()
         self.generator = th.Generator(device=self.device).manual_seed(sample_seed)
+        #: the record of the latest :meth:`fit` (``None`` before one, and after :meth:`load`)
+        self.last_fit: FitResult | None = None
 
     @classmethod
     def for_env(cls, env: gym.Env, **kwargs: Any) -> GaussianEnsemble:
@@ -274,12 +276,14 @@ class GaussianEnsemble(nn.Module):
         :param kwargs: training settings of :func:`~robust_sb3.common.dynamics.training.fit_ensemble`
             (``learning_rate``, ``batch_size``, ``holdout_ratio``, ``max_holdout``, ``patience``,
             ``min_improvement``, ``max_epochs``, ``bootstrap``, ``weight_decay``, ``logvar_penalty``, ``seed``)
-        :return: the record of the fit (holdout MSE per member, elites, epochs, loss history)
+        :return: the record of the fit (holdout MSE per member, elites, epochs, loss history), also kept as
+            :attr:`last_fit` (not saved by :meth:`save`)
         """
         transitions = as_transitions(
             f"{OWNER}.fit", observations, actions, rewards, next_observations, self.obs_dim, self.action_dim, self.device
         )
-        return fit_ensemble(self, transitions, **kwargs)
+        self.last_fit = fit_ensemble(self, transitions, **kwargs)
+        return self.last_fit
 
     def holdout_mse(self, observations: Any, actions: Any, rewards: Any, next_observations: Any) -> np.ndarray:
         """:return: each member's mean squared error of its mean prediction on these transitions, ``(E,)``."""
