@@ -426,3 +426,55 @@ def test_bad_data_and_settings_are_clear_errors(tmp_path):
     th.save({"weights": th.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match=r"is not a file written by GaussianEnsemble\.save"):
         GaussianEnsemble.load(tmp_path / "other.pt")
+
+
+# ---- state targets in units of each observation's spread (RAMBO's standardised states) ------------------------------
+def small_scale_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A system whose first observation changes by about 1e-3 per step (a position), the others by about 1."""
+    rng = np.random.default_rng(seed)
+    s, a = rng.normal(size=(n, 3)) * np.array([0.01, 1.0, 1.0]), rng.uniform(-1.0, 1.0, size=(n, 2))
+    step = np.column_stack((1e-3 * a[:, 0], 0.3 * a[:, 1] + 0.1 * s[:, 1], 0.2 * s[:, 2]))
+    next_s = s + step + rng.normal(size=(n, 3)) * np.array([1e-5, 1e-3, 1e-3])
+    return s, a, s[:, 1] + 0.1 * rng.normal(size=n), next_s
+
+
+def test_scaled_state_targets_are_returned_in_raw_units(tmp_path):
+    ensemble = GaussianEnsemble(3, 2, **TINY, scale_state_targets=True, seed=0, device="cpu")
+    s, a, r, next_s = small_scale_data(500, seed=0)
+    ensemble.fit(s, a, r, next_s, max_epochs=1)
+    std = ensemble.input_normalizer.std[:3]
+    x = ensemble.input_normalizer(th.as_tensor(np.column_stack((s, a))[:7], dtype=th.float32))
+    raw_mean, raw_logvar = ensemble.network(x.expand(2, *x.shape))
+    mean, logvar = ensemble(th.as_tensor(s[:7], dtype=th.float32), th.as_tensor(a[:7], dtype=th.float32))
+    # hand-computed: state dimensions times the observations' std (log-variance + 2 log std), the reward as is
+    th.testing.assert_close(mean[..., :3], raw_mean[..., :3] * std)
+    th.testing.assert_close(logvar[..., :3], raw_logvar[..., :3] + 2.0 * th.log(std))
+    th.testing.assert_close(mean[..., 3], raw_mean[..., 3])
+    th.testing.assert_close(logvar[..., 3], raw_logvar[..., 3])
+    prediction = ensemble.predict_all(s[:7], a[:7], deterministic=True)
+    np.testing.assert_allclose(prediction.next_observations, s[:7] + mean[..., :3].detach().numpy(), rtol=1e-5, atol=1e-7)
+    assert GaussianEnsemble(3, 2, **TINY, seed=0).constructor_parameters["scale_state_targets"] is False
+    ensemble.save(tmp_path / "scaled.pt")
+    loaded = GaussianEnsemble.load(tmp_path / "scaled.pt", device="cpu")
+    assert loaded.scale_state_targets is True
+    for a_, b_ in zip(loaded(*(th.as_tensor(v[:7], dtype=th.float32) for v in (s, a))), (mean, logvar), strict=True):
+        th.testing.assert_close(a_, b_, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="scale_state_targets must be True or False, got 'yes'"):
+        GaussianEnsemble(3, 2, **TINY, scale_state_targets="yes")
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_scaled_state_targets_let_a_small_dimension_get_its_own_small_variance(scaled):
+    # RAMBO's bounds: a floor of log-variance -6 (std 0.05). On raw targets the 1e-3-per-step dimension cannot be
+    # predicted with less than ~0.05 of noise; in units of its observation's std (0.01) the floor is 5e-4
+    ensemble = GaussianEnsemble(
+        3, 2, **SMALL, max_logvar_init=1.0, min_logvar_init=-6.0, scale_state_targets=scaled, seed=0
+    )
+    s, a, r, next_s = small_scale_data(4000, seed=1)
+    ensemble.fit(s, a, r, next_s, max_epochs=30)
+    _, logvar = ensemble(th.as_tensor(s[:200], dtype=th.float32), th.as_tensor(a[:200], dtype=th.float32))
+    predicted_std = th.exp(0.5 * logvar[..., 0]).median().item()
+    if scaled:
+        assert predicted_std < 5e-3
+    else:
+        assert predicted_std > 2e-2

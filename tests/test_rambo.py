@@ -247,6 +247,28 @@ def test_a_fitted_ensemble_is_reused_and_the_entropy_advantage_runs(pendulum_epi
     _assert_same_state(_state(ensemble), fitted)  # the caller's ensemble is a copy, left as it was
 
 
+def test_a_model_started_from_a_given_ensemble_saves_and_loads(pendulum_episodes, tmp_path):
+    ensemble = GaussianEnsemble(2, 1, n_members=3, n_elites=2, hidden_sizes=(16,), env_id=PENDULUM, seed=0, device="cpu")
+    model = _smoke(pendulum_episodes, ensemble=ensemble, bc_epochs=0)
+    model.learn(100)
+    model.save(tmp_path / "given.zip")
+    loaded = RAMBO.load(tmp_path / "given.zip", env=_env(), device="cpu")
+    _assert_same_state(_state(loaded.ensemble), _state(model.ensemble))
+    assert (loaded.ensemble.obs_dim, loaded.ensemble.action_dim) == (2, 1)
+
+
+def test_a_given_ensemble_without_the_datas_termination_rule_is_refused(pendulum_episodes):
+    env = gym.make("RobustHopper-v0")
+    hopper = rd.collect("RobustHopper-v0", rd.UniformRandomPolicy(env.action_space, 0), 300, seed=0)
+    blind = GaussianEnsemble(11, 3, n_members=3, n_elites=2, hidden_sizes=(16,), seed=0, device="cpu")
+    with pytest.raises(ValueError, match=r"no termination rule \(env_id=None\).*'RobustHopper-v0'"):
+        RAMBO("MlpPolicy", env, hopper, **rambo_preset("rambo/smoke", seed=0, ensemble=blind))
+    # with the rule it is accepted; and a never-terminating task takes an ensemble without one
+    ruled = GaussianEnsemble(11, 3, n_members=3, n_elites=2, hidden_sizes=(16,), env_id="RobustHopper-v0", seed=0, device="cpu")
+    assert RAMBO("MlpPolicy", env, hopper, **rambo_preset("rambo/smoke", seed=0, ensemble=ruled)).ensemble.termination is not None
+    assert _smoke(pendulum_episodes, ensemble=_small_ensemble(), bc_epochs=0).ensemble.termination is None
+
+
 def test_seeded_determinism(pendulum_episodes):
     def run(seed):
         model = _smoke(pendulum_episodes, seed=seed)
@@ -343,3 +365,19 @@ def test_presets():
     assert RAMBO_PRESETS["rambo/d4rl-offlinerl-kit/hopper-medium-expert-v2"]["adversarial_weight"] == 0.0
     merged = rambo_preset("rambo/cpu", "rambo/d4rl/hopper-medium-replay-v2", model_fit_kwargs={"patience": 3})
     assert merged["rollout_length"] == 2 and merged["model_fit_kwargs"] == {"max_epochs": 100, "patience": 3}
+
+
+def test_behaviour_cloning_of_actions_at_the_bound_stops_short_of_saturation():
+    # every action exactly +1: unclipped, SB3's TanhBijector makes the target atanh(1 - 1.2e-7) = 8.3 before the tanh
+    # (measured: the cloned mean goes to 8.3); clipped to 0.999 it is atanh(0.999) = 3.8
+    from stable_baselines3 import SAC
+
+    from robust_sb3.rambo.bc import BC_ACTION_LIMIT, behaviour_cloning
+
+    th.manual_seed(0)
+    actor = SAC("MlpPolicy", gym.make("Pendulum-v1"), seed=0, device="cpu").actor
+    observations = th.randn(512, 3)
+    losses = behaviour_cloning(actor, observations, th.ones(512, 1), 200, 1e-3, 256, np.random.default_rng(0))
+    mean, _, _ = actor.get_action_dist_params(observations)
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert abs(mean.mean().item() - np.arctanh(BC_ACTION_LIMIT)) < 0.2

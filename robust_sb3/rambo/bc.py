@@ -14,6 +14,13 @@ import torch as th
 from stable_baselines3.sac.policies import Actor
 
 
+#: Cloned actions are clipped to this magnitude. SB3's ``TanhBijector`` maps an action of exactly +-1 to about
+#: +-8.3 before the tanh, where such rows dominate the likelihood and push the actor into saturation (vanishing
+#: tanh gradients for SAC afterwards); ``atanh(0.999)`` is 3.8. The official code skips every batch holding an
+#: action at the bound instead, which would drop most batches of data with many saturated actions.
+BC_ACTION_LIMIT = 0.999
+
+
 def behaviour_log_prob(actor: Actor, observations: th.Tensor, actions: th.Tensor) -> th.Tensor:
     """
     :param actor: SAC's actor
@@ -41,7 +48,7 @@ def behaviour_cloning(
 
     :param actor: SAC's actor (trained in place)
     :param observations: ``(N, obs_dim)`` on the actor's device
-    :param actions: ``(N, action_dim)`` scaled to ``[-1, 1]``
+    :param actions: ``(N, action_dim)`` scaled to ``[-1, 1]`` (cloned clipped to :data:`BC_ACTION_LIMIT`)
     :param n_epochs: passes over the data (official: 50)
     :param learning_rate: Adam's step size (official: 1e-4)
     :param batch_size: rows per step (official: 256)
@@ -49,6 +56,7 @@ def behaviour_cloning(
     :return: the mean loss ``-log pi(a | s)`` of each epoch
     """
     optimizer = th.optim.Adam(actor.parameters(), lr=learning_rate)
+    actions = actions.clamp(-BC_ACTION_LIMIT, BC_ACTION_LIMIT)
     n = observations.shape[0]
     n_batches = max(n // batch_size, 1)  # as the official loop: whole batches only (one short batch for tiny data)
     losses: list[float] = []

@@ -15,6 +15,12 @@ model on the dataset. Algorithm 1 approximates the game by alternating agent and
      :mod:`~robust_sb3.rambo.adversary`). ``lambda = 0`` switches the adversary off: MBPO-style SAC on the MLE
      ensemble, the paper's ``(k, lambda) = (5, 0)`` configuration and the ablation.
 
+Where this follows the official code rather than a literal reading: the ensemble predicts the state change in units
+of each observation's standard deviation (``scale_state_targets``), as the official code trains on standardised
+states, so its log-variance bounds (+1 / -6) mean the same here; the behaviour-cloning targets are clipped to +-0.999
+(:data:`~robust_sb3.rambo.bc.BC_ACTION_LIMIT`; the official code skips batches with an action at the bound); a given
+ensemble must carry the data's termination rule when that env has one.
+
 Offline: the env gives the spaces (and is where the policy is evaluated); it is never stepped for training. SB3's
 ``learn`` loop runs on an offline clock (:meth:`RAMBO.collect_rollouts`): one "timestep" is one SAC gradient step,
 so ``learn(total_timesteps=n_epochs * epoch_length)`` trains ``n_epochs`` epochs (the paper: 2000 x 1000).
@@ -64,6 +70,8 @@ ENSEMBLE_DEFAULTS: dict[str, Any] = {
     "activation": "silu",
     "max_logvar_init": 1.0,
     "min_logvar_init": -6.0,
+    # the official code standardises the dataset's states, so its bounds above hold per unit of each state's spread
+    "scale_state_targets": True,
 }
 #: the MLE pretraining of the official code: Adam at 3e-4 (Table 2), batches of 256, a holdout of
 #: min(10%, 1000) transitions, stop after more than 10 epochs without a 1% improvement, log-variance penalty 0.001
@@ -296,6 +304,8 @@ class RAMBO(CheckedLoadMixin, SAC):
                 self.policy_kwargs = {**self.policy_kwargs, **standardizing_policy_kwargs(self._offline.observations)}
             if self.ensemble is None:
                 self._resolve_termination(self._offline)
+            else:
+                self._check_given_termination(self._offline, self.ensemble)
         if _init_setup_model:
             self._setup_model()
 
@@ -345,6 +355,27 @@ class RAMBO(CheckedLoadMixin, SAC):
             ) from error
         self.ensemble_kwargs.update(env_id=spec.id, env_kwargs=dict(spec.kwargs))
 
+    def _check_given_termination(self, data: OfflineData, ensemble: GaussianEnsemble) -> None:
+        """A given ensemble without a termination rule, for data of an env that has one, would roll out past falls."""
+        if ensemble.termination is not None:
+            return
+        spec = data.env_spec
+        if spec is None and self.env is not None:
+            spec = self.env.get_attr("spec")[0]
+        if spec is None:
+            return  # nothing says which env the data come from: the ensemble's own setting stands
+        try:
+            rule = termination_fn(spec.id, **spec.kwargs)
+        except ValueError:
+            return  # the env has no observation-based rule: never terminated is what the ensemble can do
+        if rule.never_terminates:
+            return
+        raise ValueError(
+            f"{OWNER}: the given ensemble has no termination rule (env_id=None), but the data come from {spec.id!r}, "
+            f"whose episodes end by a rule on observations: model rollouts would run on past a fall. Build it with "
+            f"GaussianEnsemble.for_env(env, ...) or GaussianEnsemble(..., env_id={spec.id!r})"
+        )
+
     # ---------------------------------------------------------------- model setup
 
     def _setup_model(self) -> None:
@@ -368,8 +399,11 @@ class RAMBO(CheckedLoadMixin, SAC):
                     f"{OWNER}: the ensemble is for observations of size {given.obs_dim} and actions of size "
                     f"{given.action_dim}, the env has {obs_dim} and {action_dim}"
                 )
-            self.ensemble_kwargs = dict(given.constructor_parameters)
-            self.ensemble = GaussianEnsemble(**self.ensemble_kwargs, device=self.device)
+            # the sizes are this model's own arguments (a load rebuilds from ensemble_kwargs with them)
+            self.ensemble_kwargs = {
+                name: value for name, value in given.constructor_parameters.items() if name not in ("obs_dim", "action_dim")
+            }
+            self.ensemble = GaussianEnsemble(obs_dim, action_dim, **self.ensemble_kwargs, device=self.device)
             self.ensemble.load_state_dict(given.state_dict())
             if given.device.type == self.device.type:
                 self.ensemble.generator.set_state(given.generator.get_state())

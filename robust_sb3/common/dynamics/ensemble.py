@@ -76,6 +76,12 @@ class GaussianEnsemble(nn.Module):
         observed reward)
     :param max_logvar_init: initial learned upper bound of the log-variance (MBPO: 0.5; RAMBO's code: 1)
     :param min_logvar_init: initial learned lower bound (MBPO: -10; RAMBO's code: -6)
+    :param scale_state_targets: the networks predict the state change in units of each observation's standard
+        deviation (the input normaliser's, fitted by :meth:`fit`), the reward unscaled; :meth:`forward` and every
+        prediction return it in raw units. RAMBO's code trains on a dataset of standardised states, where the
+        log-variance bounds (+1 / -6) hold per unit of an observation's spread; on raw Hopper observations a floor of
+        ``exp(-3) = 0.05`` would be several times the per-step change of the positions. The NLL differs from the
+        standardised one by a constant, so training is the same as on standardised data
     :param env_id: the env whose observation-based termination :meth:`predict` reports
         (:func:`~robust_sb3.common.dynamics.termination.termination_fn`); ``None``: never terminated
     :param env_kwargs: that env's keyword arguments (its healthy ranges), as given to ``gym.make`` (plain
@@ -96,6 +102,7 @@ class GaussianEnsemble(nn.Module):
         predict_reward: bool = True,
         max_logvar_init: float = 0.5,
         min_logvar_init: float = -10.0,
+        scale_state_targets: bool = False,
         env_id: str | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
         seed: int | None = None,
@@ -119,6 +126,9 @@ class GaussianEnsemble(nn.Module):
         self.min_logvar_init = check_number(
             OWNER, "min_logvar_init", min_logvar_init, high=self.max_logvar_init, high_open=True
         )
+        if not isinstance(scale_state_targets, bool | np.bool_):
+            raise TypeError(f"{OWNER}: scale_state_targets must be True or False, got {scale_state_targets!r}")
+        self.scale_state_targets = bool(scale_state_targets)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.termination: ObservationTermination | None = (
@@ -190,6 +200,7 @@ class GaussianEnsemble(nn.Module):
             "predict_reward": self.predict_reward,
             "max_logvar_init": self.max_logvar_init,
             "min_logvar_init": self.min_logvar_init,
+            "scale_state_targets": self.scale_state_targets,
             "env_id": self.env_id,
             "env_kwargs": dict(self.env_kwargs),
             "seed": self.seed,
@@ -227,7 +238,25 @@ class GaussianEnsemble(nn.Module):
         x = self.input_normalizer(th.cat((observations, actions), dim=-1))
         if x.ndim == 2:
             x = x.expand(self.n_members, *x.shape)
-        return self.network(x)
+        return self.network_gaussian(x)
+
+    def network_gaussian(self, inputs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """
+        The members' Gaussians over ``[next_obs - obs, reward]`` in raw units, from already normalised inputs.
+
+        With ``scale_state_targets`` the network's outputs are in units of the observations' standard deviations:
+        ``mean * std`` and ``logvar + 2 log std`` (state dimensions; the reward's scale is 1).
+
+        :param inputs: ``(E, N, in_dim)`` normalised inputs
+        :return: mean and log-variance, each ``(E, N, out_dim)`` (differentiable)
+        """
+        mean, logvar = self.network(inputs)
+        if not self.scale_state_targets:
+            return mean, logvar
+        scale = self.input_normalizer.std[: self.obs_dim]
+        if self.predict_reward:
+            scale = th.cat((scale, scale.new_ones(1)))
+        return mean * scale, logvar + 2.0 * th.log(scale)
 
     def log_prob(
         self,
@@ -260,7 +289,7 @@ class GaussianEnsemble(nn.Module):
         :return: each member's mean squared error of its mean prediction, ``(E,)``
         """
         with th.no_grad():
-            mean, _ = self.network(inputs.expand(self.n_members, *inputs.shape))
+            mean, _ = self.network_gaussian(inputs.expand(self.n_members, *inputs.shape))
             return to_numpy(squared_error(mean, targets)).astype(np.float64)
 
     # ---------------------------------------------------------------- training and evaluation

@@ -223,7 +223,7 @@ def fit_ensemble(
         total = th.zeros((), device=inputs.device)  # summed on the device: no host sync per step
         for b in range(n_batches):
             index = batch_index[:, b * batch_size : (b + 1) * batch_size]
-            mean, logvar = network(train_x[index])
+            mean, logvar = ensemble.network_gaussian(train_x[index])
             loss = (
                 gaussian_nll(mean, logvar, train_y[index]).sum()
                 + logvar_penalty * logvar_bound_penalty(network.max_logvar, network.min_logvar)
