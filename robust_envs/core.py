@@ -436,6 +436,41 @@ class PerturbableEnv(gym.Env):
             states=final.reshape(n, k, -1),
         )
 
+    def step_batch(self, states: np.ndarray, actions: np.ndarray, params: Any) -> NextStates:
+        """
+        One env step of each of N rows, row ``n`` from ``states[n]`` with ``actions[n]`` under its own setting
+        ``params[n]`` (paired, where :meth:`sample_next_states` crosses every state with every setting); the episode
+        is not touched.
+
+        For stepping many perturbed copies of an env together (WR2L's perturbed returns): the physics of all rows
+        runs in one batched call of the family's sampler, and chaining the returned states continues each row's
+        episode. The MuJoCo family's returned states carry no solver warm start (``mujoco.rollout`` does not return
+        it), so a chain of them can drift from :meth:`step`'s trajectory by the solver's tolerance, which contacts
+        can amplify over an episode; one step from a state of :meth:`get_state` equals :meth:`step` bit for bit.
+
+        :param states: (N, state_dim) states of :meth:`get_state`
+        :param actions: N actions, see the family's :meth:`_check_action_rows`
+        :param params: N parameter settings, each as :meth:`resolve_param_batch` takes one (partial mappings
+            completed against :attr:`base_params`), or an (N, n_params) array of vectors
+        :return: :class:`NextStates` with leading axes (N, 1)
+        :raises ValueError: bad states or actions (named), or a number of settings other than N
+        """
+        states = self._state_rows(states)
+        n = states.shape[0]
+        actions = self._check_action_rows(actions, n)
+        if n == 0:
+            return self.sample_next_states(states, actions, None)
+        vectors = self.resolve_param_batch(params)
+        if vectors.shape[0] != n:
+            raise ValueError(f"step_batch: {n} states need {n} parameter settings (one per row), got {vectors.shape[0]}")
+        observations, rewards, terminated, final = self._step_rows(states, actions, vectors)
+        return NextStates(
+            observations=np.asarray(observations).reshape(n, 1, -1),
+            rewards=np.asarray(rewards, dtype=np.float64).reshape(n, 1),
+            terminated=np.asarray(terminated, dtype=bool).reshape(n, 1),
+            states=final.reshape(n, 1, -1),
+        )
+
     def _check_action_rows(self, actions: Any, n: int) -> np.ndarray:
         """
         Check the N actions of :meth:`sample_next_states` (this default serves ``Box`` action spaces).

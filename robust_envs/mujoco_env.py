@@ -28,6 +28,8 @@ _NO_DERIVED: dict[str, np.ndarray] = {}
 
 # Below this many simulated rows a thread pool costs more than it saves (collection time: N=1).
 _MIN_ROWS_PER_THREAD = 64
+#: the cores the sampler may use (read once: os.cpu_count() costs about 20 us, more than a small batch step)
+_CPUS = os.cpu_count() or 1
 
 
 class RobustMujocoEnv(PerturbableEnv):
@@ -300,7 +302,7 @@ class RobustMujocoEnv(PerturbableEnv):
         self, models: list[mujoco.MjModel], initial: np.ndarray, warmstart: np.ndarray, controls: np.ndarray
     ) -> np.ndarray:
         rows = initial.shape[0]
-        nthread = min(os.cpu_count() or 1, max(1, rows // _MIN_ROWS_PER_THREAD))
+        nthread = min(_CPUS, max(1, rows // _MIN_ROWS_PER_THREAD))
         while len(self._scratch) < nthread:
             self._scratch.append(mujoco.MjData(self.model))
         if nthread > 1:

@@ -158,3 +158,47 @@ def test_nan_states_and_actions_are_refused_by_the_mujoco_family_too():
     assert np.array_equal(env.get_state(), before)
     empty = env.sample_next_states(np.zeros((0, env.state_size)), np.zeros((0, 3)), [{}, {"friction": 0.5}])
     assert empty.observations.shape == (0, 2, 11) and empty.states.shape == (0, 2, env.state_size)
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        "RobustHopper-v0",
+        "RobustInvertedDoublePendulum-v0",
+        "RobustCartPole-v0",
+        "RobustPendulum-v0",
+        "RobustPendulumSwingup-v0",
+        "RobustWalkerWalk-v0",
+    ],
+)
+def test_step_batch_steps_each_row_under_its_own_params_as_step_does(env_id):
+    # three copies of the env, each running its own perturbation; one paired batch call must reproduce each copy's
+    # step from the same state, bit for bit (one step from a state of get_state)
+    probe = make_unwrapped(env_id)
+    space = probe.param_space
+    names = list(space.names)[:2]
+    settings = [{}, {names[0]: space[names[0]].nominal * 1.3}, {names[-1]: space[names[-1]].nominal * 0.8}]
+    envs = [make_unwrapped(env_id, params=setting) for setting in settings]
+    for i, env in enumerate(envs):
+        env.reset(seed=i)
+        env.action_space.seed(i)
+    for _ in range(5):
+        actions = np.stack([env.action_space.sample() for env in envs])
+        states = np.stack([env.get_state() for env in envs])
+        batch = probe.step_batch(states, actions, settings)
+        assert batch.observations.shape[:2] == (3, 1) and batch.states.shape == (3, 1, probe.state_size)
+        for i, env in enumerate(envs):
+            observation, reward, terminated, _, _ = env.step(actions[i])
+            assert np.array_equal(batch.observations[i, 0], observation)
+            assert batch.rewards[i, 0] == reward and batch.terminated[i, 0] == terminated
+
+
+def test_step_batch_needs_one_setting_per_row():
+    env = make_unwrapped("RobustHopper-v0")
+    env.reset(seed=0)
+    states = np.stack([env.get_state()] * 2)
+    actions = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="2 states need 2 parameter settings .* got 3"):
+        env.step_batch(states, actions, [{}, {}, {}])
+    empty = env.step_batch(states[:0], actions[:0], [])
+    assert empty.observations.shape == (0, 1, 11) and empty.rewards.shape == (0, 1)

@@ -17,6 +17,7 @@ import robust_envs  # noqa: F401  (registers the ids)
 from robust_envs.wrappers import DomainRandomization
 from robust_sb3 import WR2L
 from robust_sb3.wr2l import (
+    BatchedReturns,
     DynamicsCoordinates,
     LockstepReturns,
     PolicyActor,
@@ -192,6 +193,41 @@ def test_lockstep_common_random_numbers_and_discount():
     two = LockstepReturns(lambda: gym.make("RobustPendulum-v0"), horizon=2, discount=0.5)(actor, nominal[None], [7]).returns
     full = LockstepReturns(lambda: gym.make("RobustPendulum-v0"), horizon=2, discount=1.0)(actor, nominal[None], [7]).returns
     np.testing.assert_allclose(two - one, (full - one) * 0.5)
+
+
+@pytest.mark.parametrize(("env_id", "horizon"), [(IP, 50), ("RobustPendulum-v0", 30), ("RobustHopper-v0", None)])
+def test_batched_returns_equal_the_lockstep_workers(env_id, horizon):
+    # the same resets, action noise and dynamics: IP and the pendulum bit for bit; Hopper's contacts to the solver's
+    # tolerance (the batched states carry no warm start), its episodes ending at the same steps
+    model = PPO("MlpPolicy", env_id, seed=0)
+    actor = PolicyActor(model.policy, deterministic=False)
+    space = gym.make(env_id).unwrapped.param_space
+    name = space.names[0]
+    params = np.stack([space.resolve({name: space[name].nominal * factor}) for factor in (1.0, 1.2, 0.8, 1.0)])
+    seeds = np.array([3, 4, 3, 5])
+    lockstep = LockstepReturns(lambda: gym.make(env_id), horizon=horizon)(actor, params, seeds)
+    batched_returns = BatchedReturns(lambda: gym.make(env_id), horizon=horizon)
+    batched = batched_returns(actor, params, seeds)
+    np.testing.assert_array_equal(batched.lengths, lockstep.lengths)
+    np.testing.assert_allclose(batched.returns, lockstep.returns, rtol=1e-12, atol=1e-9)
+    if env_id != "RobustHopper-v0":
+        np.testing.assert_array_equal(batched.returns, lockstep.returns)
+    assert batched.lengths.max() <= (horizon or 1000)
+    batched_returns.close()
+
+
+def test_batched_returns_refuse_wrappers_that_change_the_dynamics_and_endless_episodes():
+    model = PPO("MlpPolicy", IP, seed=0)
+    actor = PolicyActor(model.policy, deterministic=True)
+    nominal = gym.make(IP).unwrapped.param_space.nominal[None]
+    wrapped = BatchedReturns(lambda: DomainRandomization(gym.make(IP), "jiang2021/invertedpendulum/train"))
+    with pytest.raises(ValueError, match="bypass the wrapper DomainRandomization; use eval_backend='vec'"):
+        wrapped(actor, nominal, [0])
+    endless = BatchedReturns(lambda: gym.make(IP, max_episode_steps=None).env)  # OrderEnforcing alone, no TimeLimit
+    with pytest.raises(ValueError, match="no time limit and no horizon"):
+        endless(actor, nominal, [0])
+    with pytest.raises(ValueError, match="2 parameter rows need 2 seeds, got 1"):
+        BatchedReturns(lambda: gym.make(IP))(actor, np.concatenate([nominal, nominal]), [0])
 
 
 def test_policy_actor_draws_gaussian_noise_from_the_rows_generator():
@@ -465,3 +501,16 @@ def test_wr2l_trpo_load_takes_a_config_dict(tmp_path):
     WR2LTRPO("MlpPolicy", _vec(), ("pole_length",), config=config, n_steps=64, seed=0).save(tmp_path / "m.zip")
     loaded = WR2LTRPO.load(tmp_path / "m.zip", env=_vec(), config={**config, "sigma": 0.1})
     assert loaded.config == WR2LConfig(**{**config, "sigma": 0.1})
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_policy_actor_gaussian_equals_the_policys_own_distribution(share):
+    # the actor computes the Gaussian's mean and std without building torch's Normal: the values must be the same
+    from robust_sb3.wr2l.returns import _gaussian_parameters
+
+    model = PPO("MlpPolicy", IP, seed=0, policy_kwargs={"share_features_extractor": share})
+    observations = th.as_tensor(np.random.default_rng(0).normal(size=(5, 4)), dtype=th.float32)
+    with th.no_grad():
+        mean, std = _gaussian_parameters(model.policy, observations)
+        distribution = model.policy.get_distribution(observations).distribution
+    assert th.equal(mean, distribution.mean) and th.equal(std, distribution.stddev)

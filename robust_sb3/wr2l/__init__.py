@@ -32,12 +32,13 @@ from robust_sb3.wr2l.gradient import GradientEstimate, zero_order_gradient
 from robust_sb3.wr2l.hessian import HessianEstimate, gauss_newton_hessian, project_positive_definite, zero_order_hessian
 from robust_sb3.wr2l.parameterisation import DynamicsCoordinates, resolve_parameterisation
 from robust_sb3.wr2l.reference import ReferenceHessian, collect_state_action_pairs, estimate_reference_hessian
-from robust_sb3.wr2l.returns import LockstepReturns, PolicyActor
+from robust_sb3.wr2l.returns import BatchedReturns, LockstepReturns, PolicyActor
 from robust_sb3.wr2l.wr2l import WR2L, WR2LTRPO, WorstCaseDynamics
 
 __all__ = [
     "WR2L",
     "WR2LTRPO",
+    "BatchedReturns",
     "ClippedParams",
     "DynamicsCoordinates",
     "GradientEstimate",

@@ -22,7 +22,7 @@ _CHOICES = {
     "hessian": ("gauss_newton", "zero_order"),
     "hessian_data_policy": ("random", "current"),
     "state_scale": ("none", "std"),
-    "eval_backend": ("vec",),
+    "eval_backend": ("batched", "vec"),
 }
 
 
@@ -61,9 +61,11 @@ class WR2LConfig:
     :param trust_region: largest relative deviation of any parameter, applied with the ``ParamSpace`` bounds
         (A8: 0.9); ``None`` for the bounds alone
     :param chunk_size: most parameter vectors per ``sample_next_states`` call (1.4: the model cache is bounded)
-    :param eval_backend: how the perturbed returns are collected: ``"vec"`` (worker envs in lock-step with batched
-        policy inference, :class:`~robust_sb3.wr2l.returns.LockstepReturns`); WAVE2 1.8's ``"process"`` and
-        ``"ray"`` back-ends are not built yet
+    :param eval_backend: how the perturbed returns are collected, the policy batched over all rows in both:
+        ``"batched"`` (the physics of all rows in one batched call per time step, the env's ``step_batch``;
+        :class:`~robust_sb3.wr2l.returns.BatchedReturns`) or ``"vec"`` (a worker env per row stepped with ``step``,
+        :class:`~robust_sb3.wr2l.returns.LockstepReturns`; needed when wrappers change the dynamics); WAVE2 1.8's
+        ``"process"`` and ``"ray"`` back-ends are not built
     """
 
     epsilon: float | None = None
@@ -92,7 +94,7 @@ class WR2LConfig:
     min_eigenvalue_fraction: float = 1e-6
     trust_region: float | None = 0.9
     chunk_size: int = 64
-    eval_backend: str = "vec"
+    eval_backend: str = "batched"
 
     def __post_init__(self) -> None:
         owner = "WR2LConfig"

@@ -2,8 +2,10 @@
 The perturbed returns of Proposition 1: one episode per parameter row, all rows in lock-step, common random numbers.
 
 WR2L's gradient needs ``J(phi + xi_i)`` and ``J(phi - xi_i)`` for N pairs (``shared/WAVE2.md`` 1.3). The
-evaluator keeps one worker env per row and steps all rows together, so the policy runs once per time step on a
-batch of observations (the ``"vec"`` back-end of 1.8) rather than once per row. Common random numbers: the two
+evaluator runs all rows together, so the policy runs once per time step on a batch of observations rather than once
+per row: :class:`BatchedReturns` (the default, ``eval_backend="batched"``) also steps the physics of all rows in one
+batched call per time step (the env's ``step_batch``), :class:`LockstepReturns` (``"vec"``, 1.8) keeps one worker
+env per row and calls its ``step``. Common random numbers: the two
 members of a pair get the same seed, which fixes both the env's reset noise (``reset(seed=...)``) and the
 policy's action noise (a generator per row, seeded from the same number), so what differs between them is the
 dynamics alone.
@@ -23,10 +25,10 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.vec_env import VecNormalize
 
-__all__ = ["LockstepReturns", "PolicyActor", "ReturnBatch", "row_generators"]
+__all__ = ["BatchedReturns", "LockstepReturns", "PolicyActor", "ReturnBatch", "row_generators"]
 
 #: ``(observations (m, obs_dim), generators (m,)) -> actions (m, ...)``
 Actor = Callable[[np.ndarray, Sequence[np.random.Generator]], np.ndarray]
@@ -76,6 +78,15 @@ class PolicyActor:
         policy = self.policy
         with th.no_grad():
             tensor, _ = policy.obs_to_tensor(observations)
+            if isinstance(policy.action_dist, DiagGaussianDistribution):
+                mean_tensor, std_tensor = _gaussian_parameters(policy, tensor)
+                mean = mean_tensor.cpu().numpy()
+                if self.deterministic:
+                    actions = mean
+                else:
+                    noise = np.stack([rng.standard_normal(mean.shape[1]) for rng in generators])
+                    actions = mean + std_tensor.cpu().numpy() * noise
+                return self._clip(actions)
             distribution = policy.get_distribution(tensor)
             if isinstance(distribution, CategoricalDistribution):
                 probabilities = distribution.distribution.probs.cpu().numpy()
@@ -92,10 +103,26 @@ class PolicyActor:
                 std = distribution.distribution.stddev.cpu().numpy()
                 noise = np.stack([rng.standard_normal(mean.shape[1]) for rng in generators])
                 actions = mean + std * noise
-        space = policy.action_space
-        if isinstance(space, spaces.Box) and not policy.squash_output:
+        return self._clip(actions)
+
+    def _clip(self, actions: np.ndarray) -> np.ndarray:
+        space = self.policy.action_space
+        if isinstance(space, spaces.Box) and not self.policy.squash_output:
             actions = np.clip(actions, space.low, space.high)
         return actions
+
+
+def _gaussian_parameters(policy: ActorCriticPolicy, observations: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    """
+    The mean and standard deviation that ``policy.get_distribution`` puts in its diagonal Gaussian, computed by the
+    same operations without building the distribution object (torch's ``Normal`` checks its arguments: about half of
+    the policy's time on a batch of a few rows).
+    """
+    # BasePolicy's method, as get_distribution calls it (ActorCriticPolicy's returns a pair when not shared)
+    features = BasePolicy.extract_features(policy, observations, policy.pi_features_extractor)
+    latent = policy.mlp_extractor.forward_actor(features)
+    mean = policy.action_net(latent)
+    return mean, th.ones_like(mean) * policy.log_std.exp()
 
 
 class ReturnBatch(NamedTuple):
@@ -135,6 +162,10 @@ class LockstepReturns:
         while len(self.envs) < count:
             self.envs.append(self.make_env())
         return self.envs[:count]
+
+    def worker(self) -> gym.Env:
+        """:return: the first worker env (made on demand), e.g. to collect data under the reference parameters"""
+        return self._workers(1)[0]
 
     def __call__(self, actor: Actor, params: np.ndarray, seeds: Any) -> ReturnBatch:
         """
@@ -177,3 +208,100 @@ class LockstepReturns:
         for env in self.envs:
             env.close()
         self.envs = []
+
+
+#: Wrappers ``gym.make`` adds that do not change the dynamics; :class:`BatchedReturns` steps ``env.unwrapped`` and
+#: replaces only these (the time limit by its own count).
+_TRANSPARENT_WRAPPERS = ("TimeLimit", "OrderEnforcing", "PassiveEnvChecker")
+
+
+class BatchedReturns:
+    """
+    Run one episode per parameter row with the physics of all rows stepped in one batched call per time step.
+
+    One env made with ``make_env`` resets each row (``reset(seed=seeds[i], options={"params": params[i]})``, the same
+    reset noise and first observation as :class:`LockstepReturns`) and records its state; then every time step the
+    policy acts on all running rows at once and ``env.unwrapped.step_batch`` advances them, each under its own
+    parameters. An episode ends when the env's termination says so, at the env's time limit, or after ``horizon``
+    steps. The MuJoCo family's batched states carry no solver warm start, so episodes can drift from
+    :class:`LockstepReturns`' by the solver's tolerance (``step_batch``); the estimates are the same in distribution,
+    common random numbers included.
+
+    :param make_env: ``() -> gym.Env``, a robust env made with ``gym.make`` (only Gymnasium's own time limit, order
+        and checker wrappers around it: a wrapper that changes the dynamics would be bypassed, so it is refused)
+    :param horizon: the most steps per episode (``None``: until the env ends it; it must then have a time limit)
+    :param discount: ``gamma`` of the returns, in (0, 1] (1: undiscounted, as WR2L tests)
+    :raises ValueError: (on the first call) a wrapper that is not one of Gymnasium's own, or no step limit at all
+    """
+
+    def __init__(self, make_env: Callable[[], gym.Env], horizon: int | None = None, discount: float = 1.0) -> None:
+        self.make_env = make_env
+        self.horizon = horizon
+        self.discount = float(discount)
+        self.env: gym.Env | None = None
+        self._limit: int | None = None
+
+    def worker(self) -> gym.Env:
+        """:return: the env the rows reset in (made and checked on demand)"""
+        if self.env is None:
+            env = self.make_env()
+            layer, limit = env, None
+            while isinstance(layer, gym.Wrapper):
+                name = type(layer).__name__
+                if name not in _TRANSPARENT_WRAPPERS:
+                    env.close()
+                    raise ValueError(
+                        f"BatchedReturns steps the unwrapped env, which would bypass the wrapper {name}; "
+                        "use eval_backend='vec' (LockstepReturns) for an env with wrappers that change its dynamics"
+                    )
+                if name == "TimeLimit":
+                    limit = layer._max_episode_steps
+                layer = layer.env
+            steps = [value for value in (limit, self.horizon) if value is not None]
+            if not steps:
+                env.close()
+                raise ValueError("BatchedReturns: the env has no time limit and no horizon was given; episodes could run forever")
+            self.env, self._limit = env, min(steps)
+        return self.env
+
+    def __call__(self, actor: Actor, params: np.ndarray, seeds: Any) -> ReturnBatch:
+        """
+        :param actor: ``(observations, generators) -> actions`` (:class:`PolicyActor`)
+        :param params: (K, n_params) each row's full parameter vector
+        :param seeds: (K,) each row's seed (reset noise and action noise)
+        :return: :class:`ReturnBatch` of the K episodes
+        """
+        params = np.atleast_2d(np.asarray(params, dtype=np.float64))
+        seeds = np.asarray(seeds).reshape(-1)
+        count = len(params)
+        if len(seeds) != count:
+            raise ValueError(f"BatchedReturns: {count} parameter rows need {count} seeds, got {len(seeds)}")
+        env = self.worker()
+        robust = env.unwrapped
+        generators = row_generators(seeds)
+        first, states = [], []
+        for seed, row in zip(seeds, params, strict=True):
+            first.append(env.reset(seed=int(seed), options={"params": row})[0])
+            states.append(robust.get_state())
+        observations, states = np.stack(first), np.stack(states)
+        returns = np.zeros(count)
+        weights = np.ones(count)
+        lengths = np.zeros(count, dtype=np.int64)
+        active = np.arange(count)
+        while active.size:
+            actions = actor(observations[active], [generators[i] for i in active])
+            step = robust.step_batch(states[active], actions, params[active])
+            returns[active] += weights[active] * step.rewards[:, 0]
+            weights[active] *= self.discount
+            lengths[active] += 1
+            observations[active] = step.observations[:, 0]
+            states[active] = step.states[:, 0]
+            running = ~step.terminated[:, 0] & (lengths[active] < self._limit)
+            active = active[running]
+        return ReturnBatch(returns, lengths)
+
+    def close(self) -> None:
+        """Close the worker env."""
+        if self.env is not None:
+            self.env.close()
+        self.env = None

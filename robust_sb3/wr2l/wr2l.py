@@ -33,7 +33,7 @@ from robust_sb3.wr2l.gradient import SEED_BOUND, GradientEstimate, zero_order_gr
 from robust_sb3.wr2l.hessian import HessianEstimate
 from robust_sb3.wr2l.parameterisation import DynamicsCoordinates, resolve_parameterisation
 from robust_sb3.wr2l.reference import estimate_reference_hessian
-from robust_sb3.wr2l.returns import LockstepReturns, PolicyActor
+from robust_sb3.wr2l.returns import BatchedReturns, LockstepReturns, PolicyActor
 
 __all__ = ["WR2L", "WR2LTRPO", "WorstCaseDynamics"]
 
@@ -69,7 +69,7 @@ class WorstCaseDynamics:
         self.phase1_seconds = 0.0
         self.last_gradient: GradientEstimate | None = None
         self._iterations = 0
-        self._returns: LockstepReturns | None = None
+        self._returns: BatchedReturns | LockstepReturns | None = None
 
     # ---- public results -----------------------------------------------------------------------------
     @property
@@ -171,7 +171,8 @@ class WorstCaseDynamics:
                 raise ValueError(
                     f"WR2L was set up for parameters {missing} that the env {spec.id} does not have ({param_space.names})"
                 )
-        self._returns = LockstepReturns(lambda: gym.make(spec), config.eval_horizon, config.eval_discount)
+        evaluator = BatchedReturns if config.eval_backend == "batched" else LockstepReturns
+        self._returns = evaluator(lambda: gym.make(spec), config.eval_horizon, config.eval_discount)
         if self.hessian is None:
             actor = (
                 None
@@ -179,7 +180,7 @@ class WorstCaseDynamics:
                 else PolicyActor(self.policy, False, self.get_vec_normalize_env())
             )
             reference = estimate_reference_hessian(
-                self._returns._workers(1)[0], self.coordinates, config, self._wr2l_rng, actor
+                self._returns.worker(), self.coordinates, config, self._wr2l_rng, actor
             )
             self.hessian, self.hessian_estimate = reference.hessian, reference.estimate
         if self.epsilon is None:
@@ -351,8 +352,10 @@ class WR2L(WorstCaseDynamics, CheckedLoadMixin, PPO):
 
     1. *Phase I*, ``inner_steps`` Frank-Wolfe steps from ``phi^[k]`` (``warm_start``, A5) or ``phi0``: the gradient
        of the return by Proposition 1 (``n_directions`` antithetic pairs of perturbations of scale ``sigma``, one
-       episode of the current policy each, common random numbers within a pair; the episodes run in lock-step
-       worker envs, :class:`~robust_sb3.wr2l.returns.LockstepReturns`), the Eq. 10 point of the ellipsoid
+       episode of the current policy each, common random numbers within a pair; all episodes' physics stepped in
+       one batched call per time step, :class:`~robust_sb3.wr2l.returns.BatchedReturns`, or with
+       ``eval_backend="vec"`` in lock-step worker envs, :class:`~robust_sb3.wr2l.returns.LockstepReturns`), the
+       Eq. 10 point of the ellipsoid
        ``1/2 (phi - phi0)^T H0 (phi - phi0) <= epsilon``, the step ``alpha`` (``2 / (j + 2)``, or Armijo
        backtracking on the estimated return), and a clip onto the ``ParamSpace`` bounds and the trust region (A8).
     2. ``phi^[k+1]`` is set on every training sub-env (``set_params``) and the sub-envs are reset, so that
@@ -404,7 +407,8 @@ class WR2L(WorstCaseDynamics, CheckedLoadMixin, PPO):
     :param min_eigenvalue_fraction: the eigenvalue floor of ``H0`` relative to its mean positive eigenvalue
     :param trust_region: the largest relative deviation of a parameter from ``phi0`` (``None``: bounds only)
     :param chunk_size: the most parameter vectors per ``sample_next_states`` call
-    :param eval_backend: ``"vec"``, the lock-step worker envs
+    :param eval_backend: ``"batched"`` (all rows' physics in one batched call per time step) or ``"vec"`` (a worker
+        env per row, for envs whose wrappers change the dynamics); see :class:`WR2LConfig`
     :param _init_setup_model: build the networks (and estimate ``H0``) at construction
     :param kwargs: every other argument of :class:`stable_baselines3.PPO`
     """
@@ -440,7 +444,7 @@ class WR2L(WorstCaseDynamics, CheckedLoadMixin, PPO):
         min_eigenvalue_fraction: float = 1e-6,
         trust_region: float | None = 0.9,
         chunk_size: int = 64,
-        eval_backend: str = "vec",
+        eval_backend: str = "batched",
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
