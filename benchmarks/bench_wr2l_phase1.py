@@ -4,7 +4,9 @@ WR2L's Phase I on top of PPO: wall time of ``learn`` for WR2L against SB3's PPO 
 Target (issue 13): Phase I adds at most 30% to PPO's time at the paper's 5k-10k transitions per update. Both run
 SB3's PPO with the same hyperparameters (4 sub-envs x 2048 steps = 8192 transitions per update, 10 epochs of
 minibatches of 64, 2 x 64 tanh networks); WR2L adds one Phase I per update: ``2 d`` antithetic pairs of
-perturbed episodes (``2 N = 4 d`` episodes) in lock-step worker envs with batched policy inference.
+perturbed episodes (``2 N = 4 d`` episodes), the policy batched over them and, with the default
+``--eval-backend batched``, their physics stepped in one batched call per time step (``env.step_batch``);
+``--eval-backend vec`` times the worker envs stepped one by one instead.
 
 Hopper's episodes end when it falls, so how much Phase I costs depends on how long the current policy survives:
 an untrained policy falls within ~20-50 steps. To measure the case that matters late in training (every
@@ -27,7 +29,7 @@ import numpy as np
 ENV_ID = "RobustHopper-v0"
 
 
-def _time(algo: str, parameterisation: str, env_kwargs: dict, iterations: int, seed: int) -> dict[str, float]:
+def _time(algo: str, parameterisation: str, env_kwargs: dict, iterations: int, seed: int, backend: str) -> dict[str, float]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -36,7 +38,10 @@ def _time(algo: str, parameterisation: str, env_kwargs: dict, iterations: int, s
     env = make_vec_env(ENV_ID, n_envs=4, seed=seed, env_kwargs=env_kwargs)
     kwargs = dict(n_steps=2048, batch_size=64, n_epochs=10, seed=seed, device="cpu", verbose=0)
     start = time.perf_counter()
-    model = PPO("MlpPolicy", env, **kwargs) if algo == "ppo" else WR2L("MlpPolicy", env, parameterisation, **kwargs)
+    if algo == "ppo":
+        model = PPO("MlpPolicy", env, **kwargs)
+    else:
+        model = WR2L("MlpPolicy", env, parameterisation, eval_backend=backend, **kwargs)
     setup = time.perf_counter() - start
     start = time.perf_counter()
     model.learn(iterations * 4 * 2048)
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--parameterisation", default="wr2l/hopper/2d")
     parser.add_argument("--no-termination", action="store_true", help="Hopper's episodes run to the time limit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-backend", choices=("batched", "vec"), default="batched", help="WR2L's Phase I back-end")
     args = parser.parse_args()
     import torch
 
@@ -66,7 +72,7 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"ppo": [], "wr2l": []}
     for round_ in range(args.rounds):
         for algo in ("ppo", "wr2l"):
-            row = _time(algo, args.parameterisation, env_kwargs, args.iterations, args.seed + round_)
+            row = _time(algo, args.parameterisation, env_kwargs, args.iterations, args.seed + round_, args.eval_backend)
             rows[algo].append(row)
             print(
                 f"round {round_} {algo:5s}: learn {row['learn']:.1f} s (set-up {row['setup']:.2f} s), "
@@ -79,7 +85,7 @@ def main() -> None:
     setup = np.median([row["setup"] for row in rows["wr2l"]])
     steps = np.median([row["phase1_steps"] for row in rows["wr2l"]]) / args.iterations
     print(
-        f"{args.parameterisation}, {'no termination' if args.no_termination else 'default termination'}: "
+        f"{args.parameterisation} ({args.eval_backend}), {'no termination' if args.no_termination else 'default termination'}: "
         f"WR2L / PPO = {wr2l / ppo:.2f} (overhead {100 * (wr2l / ppo - 1):.0f}%); Phase I {phase1 / args.iterations:.2f} s "
         f"per update = {100 * phase1 / ppo:.0f}% of PPO's time, {steps:.0f} env steps per update; H0 set-up {setup:.2f} s"
     )
