@@ -1,0 +1,134 @@
+"""Issue 15's reproduction script at its smallest: benchmarks/rambo_reproduction.py on a tiny Hopper dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+th = pytest.importorskip("torch")
+pytest.importorskip("minari")
+
+import robust_envs.datasets as rd  # noqa: E402
+from benchmarks import rambo_reproduction  # noqa: E402
+
+pytestmark = pytest.mark.sb3
+
+DATASET = "robust/hopper-medium-replay-v0"
+REF_MIN, REF_MAX = -20.0, 1000.0
+#: the documented keys of a result file
+RUN_KEYS = {
+    "learner", "seed", "dataset", "d4rl_dataset", "presets", "overrides", "rollout_length", "adversarial_weight", "epochs",
+    "epoch_length", "total_timesteps", "rambo_kwargs", "train_seconds", "pretrain_seconds", "bc_losses", "model_fit",
+    "model_path", "evaluated_from_saved_model", "nominal", "grid", "eval_seconds", "device", "versions", "code",
+}  # fmt: skip
+NOMINAL_KEYS = {"returns", "lengths", "mean", "std", "d4rl_normalized", "normalized", "seeds"}
+GRID_KEYS = {"report", "mean", "worst10", "worst", "worst_cell"}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Datasets under the test's own Minari path; torch's thread count (the script sets it) restored afterwards."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    threads = th.get_num_threads()
+    yield
+    th.set_num_threads(threads)
+
+
+def _tiny_hopper_dataset(dataset_id: str) -> None:
+    env = gym.make("RobustHopper-v0")
+    episodes = rd.collect("RobustHopper-v0", rd.UniformRandomPolicy(env.action_space, 0), 300, seed=0)
+    rd.create_dataset(dataset_id, episodes, ref_min_score=REF_MIN, ref_max_score=REF_MAX)
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_rambo_reproduction_smallest(tmp_path, capsys):
+    _tiny_hopper_dataset(DATASET)
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = [
+        "--preset", "rambo/smoke", "--epochs", "1", "--seeds", "0", "--verbose", "0", "--max-episode-steps", "40",
+        "--out", str(out), "--work-dir", str(work),
+    ]  # fmt: skip
+    rambo_reproduction.main(argv)
+    folder = out / "rambo_hopper-medium-replay"
+    runs = {learner: json.loads((folder / f"{learner}_seed0.json").read_text()) for learner in rambo_reproduction.LEARNERS}
+    for learner, run in runs.items():
+        assert RUN_KEYS <= set(run), learner
+        assert run["learner"] == learner and run["seed"] == 0 and not run["evaluated_from_saved_model"]
+        assert run["presets"] == ["rambo/smoke", "rambo/d4rl/hopper-medium-replay-v2"]
+        assert run["d4rl_dataset"] == "hopper-medium-replay-v2"
+        assert run["dataset"]["dataset_id"] == DATASET and len(run["dataset"]["sha256"]) == 64
+        assert run["dataset"]["ref_min_score"] == REF_MIN and run["dataset"]["ref_max_score"] == REF_MAX
+        assert run["train_seconds"] > 0 and len(run["bc_losses"]) == run["rambo_kwargs"]["bc_epochs"] == 2
+        assert Path(run["model_path"]).is_file() and Path(run["model_path"]).is_relative_to(work)
+        nominal = run["nominal"]
+        assert NOMINAL_KEYS <= set(nominal)
+        assert nominal["seeds"] == list(range(10_000, 10_010)) and len(nominal["returns"]) == 10
+        assert all(1 <= n <= 40 for n in nominal["lengths"]) and np.isfinite(nominal["returns"]).all()
+        assert nominal["mean"] == pytest.approx(np.mean(nominal["returns"]))
+        assert nominal["d4rl_normalized"] == pytest.approx(100 * (nominal["mean"] + 20.272305) / (3234.3 + 20.272305))
+        assert nominal["normalized"] == pytest.approx(100 * (nominal["mean"] - REF_MIN) / (REF_MAX - REF_MIN))
+        grid = run["grid"]
+        assert GRID_KEYS <= set(grid)
+        assert len(grid["report"]["cells"]) == 25 and np.array(grid["report"]["returns"]).shape == (25, 2)
+        assert grid["report"]["cells"][0] == {"torso_density": 500.0, "friction": 0.5}
+        assert grid["report"]["cells"][-1] == {"torso_density": 2000.0, "friction": 1.5}
+        assert grid["worst10"] == pytest.approx(np.sort(grid["report"]["returns"], axis=None)[:5].mean())  # 10% of 50
+        assert grid["worst10"] <= grid["mean"] and grid["worst"] <= grid["mean"]
+        assert grid["worst"] == pytest.approx(np.mean(grid["report"]["returns"], axis=1).min())
+    # hopper medium-replay: the official (k, lambda) = (2, 3e-4); the ablation has lambda = 0; BC trains no SAC or model
+    assert (runs["rambo"]["rollout_length"], runs["rambo"]["adversarial_weight"]) == (2, 3e-4)
+    assert (runs["rambo-mle"]["rollout_length"], runs["rambo-mle"]["adversarial_weight"]) == (2, 0.0)
+    for learner in ("rambo", "rambo-mle"):
+        assert runs[learner]["epochs"] == 1 and runs[learner]["total_timesteps"] == 50  # rambo/smoke: 50 steps an epoch
+        assert runs[learner]["model_fit"]["epochs"] >= 1
+    assert runs["bc"]["total_timesteps"] == 0 and runs["bc"]["model_fit"] is None
+    assert runs["bc"]["rollout_length"] is None and runs["bc"]["adversarial_weight"] is None
+    # the same seed's warm start: BC alone clones as RAMBO's SAC starts from
+    assert runs["bc"]["bc_losses"] == pytest.approx(runs["rambo"]["bc_losses"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["epochs"] == 1 and config["evaluation"]["grid"]["episodes"] == 2
+
+    # a rerun skips every finished run
+    before = _mtimes(out) | _mtimes(work)
+    rambo_reproduction.main(argv)
+    assert _mtimes(out) | _mtimes(work) == before
+    # a result file gone, its saved policy kept: evaluated again, not retrained, with the same numbers
+    (folder / "rambo-mle_seed0.json").unlink()
+    rambo_reproduction.main(argv)
+    again = json.loads((folder / "rambo-mle_seed0.json").read_text())
+    assert again["evaluated_from_saved_model"] and again["train_seconds"] == runs["rambo-mle"]["train_seconds"]
+    assert again["nominal"]["returns"] == runs["rambo-mle"]["nominal"]["returns"]
+    assert again["grid"]["report"] == runs["rambo-mle"]["grid"]["report"]
+    # other settings in the same results folder stop before any training
+    with pytest.raises(SystemExit, match="other settings"):
+        rambo_reproduction.main([*argv[:2], "--epochs", "2", *argv[4:]])
+
+    capsys.readouterr()
+    rambo_reproduction.main([*argv, "--summarize"])
+    table = capsys.readouterr().out
+    assert "D4RL v2 references" in table and "| rambo | 0 |" in table and "| bc | 0 |" in table
+    summary = json.loads((folder / "summary.json").read_text())
+    assert list(summary["learners"]) == list(rambo_reproduction.LEARNERS)
+    row = summary["learners"]["rambo"]
+    assert row["seeds"] == [0] and row["nominal_return"]["mean"] == pytest.approx(runs["rambo"]["nominal"]["mean"])
+    assert row["grid_worst10"]["mean"] == pytest.approx(runs["rambo"]["grid"]["worst10"])
+
+
+def test_missing_or_unsupported_datasets_are_named(tmp_path):
+    out = ["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]
+    with pytest.raises(
+        SystemExit, match=r"'robust/hopper-medium-v0' is not installed.*python -m benchmarks\.generate_d4rl_datasets"
+    ):
+        rambo_reproduction.main(["--dataset-ids", "robust/hopper-medium-v0", *out])
+    with pytest.raises(SystemExit, match=r"no \(k, lambda\) for 'hopper-expert-v2'"):
+        rambo_reproduction.main(["--dataset-ids", "robust/hopper-expert-v0", *out])
+    with pytest.raises(SystemExit, match="got env 'walker2d'"):
+        rambo_reproduction.main(["--dataset-ids", "robust/walker2d-medium-v0", *out])
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
