@@ -66,7 +66,7 @@ Run::
 
     nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --seeds 0 1 2 3 4
     nice -n 10 python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4
-    python -m benchmarks.wr2l_reproduction --task ip1d --summarize
+    python -m benchmarks.wr2l_reproduction --task ip1d --summarize       # also benchmarks/figures/wr2l_ip1d_sweep.png
     python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4 --ray-address auto
 """
 
@@ -300,6 +300,41 @@ def summarize(out: Path) -> str:
     return "\n".join(lines)
 
 
+def plot_sweep(out: Path, figure: Path) -> Path:
+    """
+    The 1-D task's figure (the paper's Figures 3-4): each learner's return against pole length, the mean over its
+    seeds as a line, every seed as a thin line, WR2L's +-50% ball shaded; written to ``figure``.
+
+    :return: the figure's path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
+    algos = list(dict.fromkeys(run["algo"] for run in runs))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.axvspan(0.3, 0.9, color="0.9", label="WR2L's ball (+-50% of 0.6 m)")
+    for index, algo in enumerate(algos):
+        mine = [run for run in runs if run["algo"] == algo]
+        lengths = [cell["pole_length"] for cell in mine[0]["eval"]["cells"]]
+        curves = np.array([[np.mean(cell) for cell in run["eval"]["returns"]] for run in mine])
+        color = f"C{index}"
+        for curve in curves:
+            ax.plot(lengths, curve, color=color, alpha=0.25, linewidth=0.8)
+        ax.plot(lengths, curves.mean(axis=0), color=color, linewidth=2.0, label=f"{algo} ({len(mine)} seeds)")
+    ax.set_xlabel("pole length (m); trained at 0.6 m (nominal)")
+    ax.set_ylabel("return (of 1000)")
+    ax.set_title("RobustInvertedPendulum-v0, keep_mass: WR2L vs PPO, RARL, PR-MDP")
+    ax.legend(fontsize=8, loc="upper right")
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(figure, dpi=110)
+    plt.close(fig)
+    return figure
+
+
 def describe(path: Path, record: dict[str, Any]) -> str:
     """:return: the line printed for a finished run"""
     return (
@@ -330,6 +365,8 @@ def main() -> None:
     args.timesteps = args.timesteps or TASKS[args.task]["timesteps"]
     if args.summarize:
         print(summarize(args.out))
+        if args.task == "ip1d":
+            print(plot_sweep(args.out, Path("benchmarks/figures/wr2l_ip1d_sweep.png")))
         return
     args.out.mkdir(parents=True, exist_ok=True)
     if args.ray_address is not None:
