@@ -85,7 +85,8 @@ def main() -> None:
     setup = np.median([row["setup"] for row in rows["wr2l"]])
     steps = np.median([row["phase1_steps"] for row in rows["wr2l"]]) / args.iterations
     print(
-        f"{args.parameterisation} ({args.eval_backend}), {'no termination' if args.no_termination else 'default termination'}: "
+        f"{args.parameterisation} ({args.eval_backend}), "
+        f"{'no termination' if args.no_termination else 'default termination'}: "
         f"WR2L / PPO = {wr2l / ppo:.2f} (overhead {100 * (wr2l / ppo - 1):.0f}%); Phase I {phase1 / args.iterations:.2f} s "
         f"per update = {100 * phase1 / ppo:.0f}% of PPO's time, {steps:.0f} env steps per update; H0 set-up {setup:.2f} s"
     )

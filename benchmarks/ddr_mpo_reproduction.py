@@ -190,7 +190,14 @@ def behaviour_settings(protocol: Protocol, args: argparse.Namespace) -> dict[str
             "env_kwargs": collection_kwargs(protocol, protocol.train_values[0])["env_kwargs"],
             "mpo": {
                 name: getattr(args, name)
-                for name in ("batch_size", "net_arch", "target_update_interval", "n_action_samples", "n_target_action_samples", "learning_starts")
+                for name in (
+                    "batch_size",
+                    "net_arch",
+                    "target_update_interval",
+                    "n_action_samples",
+                    "n_target_action_samples",
+                    "learning_starts",
+                )
             },
         }
     )

@@ -467,9 +467,7 @@ def test_scaled_state_targets_are_returned_in_raw_units(tmp_path):
 def test_scaled_state_targets_let_a_small_dimension_get_its_own_small_variance(scaled):
     # RAMBO's bounds: a floor of log-variance -6 (std 0.05). On raw targets the 1e-3-per-step dimension cannot be
     # predicted with less than ~0.05 of noise; in units of its observation's std (0.01) the floor is 5e-4
-    ensemble = GaussianEnsemble(
-        3, 2, **SMALL, max_logvar_init=1.0, min_logvar_init=-6.0, scale_state_targets=scaled, seed=0
-    )
+    ensemble = GaussianEnsemble(3, 2, **SMALL, max_logvar_init=1.0, min_logvar_init=-6.0, scale_state_targets=scaled, seed=0)
     s, a, r, next_s = small_scale_data(4000, seed=1)
     ensemble.fit(s, a, r, next_s, max_epochs=30)
     _, logvar = ensemble(th.as_tensor(s[:200], dtype=th.float32), th.as_tensor(a[:200], dtype=th.float32))

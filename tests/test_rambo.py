@@ -264,8 +264,12 @@ def test_a_given_ensemble_without_the_datas_termination_rule_is_refused(pendulum
     with pytest.raises(ValueError, match=r"no termination rule \(env_id=None\).*'RobustHopper-v0'"):
         RAMBO("MlpPolicy", env, hopper, **rambo_preset("rambo/smoke", seed=0, ensemble=blind))
     # with the rule it is accepted; and a never-terminating task takes an ensemble without one
-    ruled = GaussianEnsemble(11, 3, n_members=3, n_elites=2, hidden_sizes=(16,), env_id="RobustHopper-v0", seed=0, device="cpu")
-    assert RAMBO("MlpPolicy", env, hopper, **rambo_preset("rambo/smoke", seed=0, ensemble=ruled)).ensemble.termination is not None
+    ruled = GaussianEnsemble(
+        11, 3, n_members=3, n_elites=2, hidden_sizes=(16,), env_id="RobustHopper-v0", seed=0, device="cpu"
+    )
+    assert (
+        RAMBO("MlpPolicy", env, hopper, **rambo_preset("rambo/smoke", seed=0, ensemble=ruled)).ensemble.termination is not None
+    )
     assert _smoke(pendulum_episodes, ensemble=_small_ensemble(), bc_epochs=0).ensemble.termination is None
 
 

@@ -198,7 +198,7 @@ def test_step_batch_needs_one_setting_per_row():
     env.reset(seed=0)
     states = np.stack([env.get_state()] * 2)
     actions = np.zeros((2, 3))
-    with pytest.raises(ValueError, match="2 states need 2 parameter settings .* got 3"):
+    with pytest.raises(ValueError, match=r"2 states need 2 parameter settings \(one per row\), got 3"):
         env.step_batch(states, actions, [{}, {}, {}])
     empty = env.step_batch(states[:0], actions[:0], [])
     assert empty.observations.shape == (0, 1, 11) and empty.rewards.shape == (0, 1)

@@ -230,6 +230,21 @@ def test_batched_returns_refuse_wrappers_that_change_the_dynamics_and_endless_ep
         BatchedReturns(lambda: gym.make(IP))(actor, np.concatenate([nominal, nominal]), [0])
 
 
+def test_batched_returns_pass_monitors_and_time_limit_subclasses():
+    # SB3's Monitor changes nothing the policy sees; a TimeLimit subclass (rl-zoo3 has one) is a time limit too
+    from stable_baselines3.common.monitor import Monitor
+
+    class ShortLimit(gym.wrappers.TimeLimit):
+        pass
+
+    pendulum = "RobustPendulum-v0"  # never terminates: only the limit ends its episodes
+    model = PPO("MlpPolicy", pendulum, seed=0)
+    actor = PolicyActor(model.policy, deterministic=True)
+    nominal = gym.make(pendulum).unwrapped.param_space.nominal[None]
+    make = lambda: Monitor(ShortLimit(gym.make(pendulum).unwrapped, max_episode_steps=7))  # noqa: E731
+    assert BatchedReturns(make)(actor, nominal, [0]).lengths.tolist() == [7]
+
+
 def test_policy_actor_draws_gaussian_noise_from_the_rows_generator():
     model = PPO("MlpPolicy", IP, seed=0)
     actor = PolicyActor(model.policy, deterministic=False)

@@ -13,7 +13,6 @@ import numpy as np
 import torch as th
 from stable_baselines3.sac.policies import Actor
 
-
 #: Cloned actions are clipped to this magnitude. SB3's ``TanhBijector`` maps an action of exactly +-1 to about
 #: +-8.3 before the tanh, where such rows dominate the likelihood and push the actor into saturation (vanishing
 #: tanh gradients for SAC afterwards); ``atanh(0.999)`` is 3.8. The official code skips every batch holding an

@@ -25,6 +25,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -210,9 +211,15 @@ class LockstepReturns:
         self.envs = []
 
 
-#: Wrappers ``gym.make`` adds that do not change the dynamics; :class:`BatchedReturns` steps ``env.unwrapped`` and
-#: replaces only these (the time limit by its own count).
-_TRANSPARENT_WRAPPERS = ("TimeLimit", "OrderEnforcing", "PassiveEnvChecker")
+#: Wrappers that change neither the dynamics nor the observations (``gym.make``'s own, and SB3's episode monitor);
+#: :class:`BatchedReturns` steps ``env.unwrapped`` past these only (a time limit, subclasses such as rl-zoo3's
+#: included, by its own count).
+_TRANSPARENT_WRAPPERS: tuple[type, ...] = (
+    gym.wrappers.TimeLimit,
+    gym.wrappers.OrderEnforcing,
+    gym.wrappers.PassiveEnvChecker,
+    Monitor,
+)
 
 
 class BatchedReturns:
@@ -228,7 +235,7 @@ class BatchedReturns:
     common random numbers included.
 
     :param make_env: ``() -> gym.Env``, a robust env made with ``gym.make`` (only Gymnasium's own time limit, order
-        and checker wrappers around it: a wrapper that changes the dynamics would be bypassed, so it is refused)
+        and checker wrappers and SB3's ``Monitor`` around it: any other wrapper would be bypassed, so it is refused)
     :param horizon: the most steps per episode (``None``: until the env ends it; it must then have a time limit)
     :param discount: ``gamma`` of the returns, in (0, 1] (1: undiscounted, as WR2L tests)
     :raises ValueError: (on the first call) a wrapper that is not one of Gymnasium's own, or no step limit at all
@@ -247,20 +254,22 @@ class BatchedReturns:
             env = self.make_env()
             layer, limit = env, None
             while isinstance(layer, gym.Wrapper):
-                name = type(layer).__name__
-                if name not in _TRANSPARENT_WRAPPERS:
+                if not isinstance(layer, _TRANSPARENT_WRAPPERS):
                     env.close()
                     raise ValueError(
-                        f"BatchedReturns steps the unwrapped env, which would bypass the wrapper {name}; "
-                        "use eval_backend='vec' (LockstepReturns) for an env with wrappers that change its dynamics"
+                        f"BatchedReturns steps the unwrapped env, which would bypass the wrapper {type(layer).__name__}; "
+                        "use eval_backend='vec' (LockstepReturns) for an env with wrappers that change its dynamics "
+                        "or observations"
                     )
-                if name == "TimeLimit":
-                    limit = layer._max_episode_steps
+                if isinstance(layer, gym.wrappers.TimeLimit):
+                    limit = layer._max_episode_steps if limit is None else min(limit, layer._max_episode_steps)
                 layer = layer.env
             steps = [value for value in (limit, self.horizon) if value is not None]
             if not steps:
                 env.close()
-                raise ValueError("BatchedReturns: the env has no time limit and no horizon was given; episodes could run forever")
+                raise ValueError(
+                    "BatchedReturns: the env has no time limit and no horizon was given; episodes could run forever"
+                )
             self.env, self._limit = env, min(steps)
         return self.env
 

@@ -179,9 +179,7 @@ class WorstCaseDynamics:
                 if config.hessian_data_policy == "random"
                 else PolicyActor(self.policy, False, self.get_vec_normalize_env())
             )
-            reference = estimate_reference_hessian(
-                self._returns.worker(), self.coordinates, config, self._wr2l_rng, actor
-            )
+            reference = estimate_reference_hessian(self._returns.worker(), self.coordinates, config, self._wr2l_rng, actor)
             self.hessian, self.hessian_estimate = reference.hessian, reference.estimate
         if self.epsilon is None:
             phi0 = None if self.coordinates.coords == "relative" else self.coordinates.phi0
