@@ -385,3 +385,27 @@ def test_behaviour_cloning_of_actions_at_the_bound_stops_short_of_saturation():
     mean, _, _ = actor.get_action_dist_params(observations)
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
     assert abs(mean.mean().item() - np.arctanh(BC_ACTION_LIMIT)) < 0.2
+
+
+def test_pretraining_before_learn_reaches_the_logger(pendulum_episodes):
+    # pretrain() runs before learn() has made SB3's logger: its records wait and go out with learn's first records
+    from stable_baselines3.common.logger import Logger
+
+    class Capture(Logger):
+        def __init__(self):
+            super().__init__(folder=None, output_formats=[])
+            self.seen: dict[str, object] = {}
+
+        def record(self, key, value, exclude=None):
+            self.seen[key] = value
+            super().record(key, value, exclude)
+
+    model = _smoke(pendulum_episodes)
+    model.pretrain()
+    assert {"rambo/bc_loss", "rambo/model_fit_epochs", "rambo/model_holdout_mse"} <= set(model._pending_records)
+    capture = Capture()
+    model.set_logger(capture)
+    model.learn(100)
+    assert capture.seen["rambo/bc_loss"] == model.bc_losses[-1]
+    assert capture.seen["rambo/model_fit_epochs"] == model.fit_result.epochs
+    assert model._pending_records == {}

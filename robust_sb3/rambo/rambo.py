@@ -286,6 +286,7 @@ class RAMBO(CheckedLoadMixin, SAC):
         self.ensemble: GaussianEnsemble | None = ensemble  # replaced by a copy in _setup_model
         self.fit_result: FitResult | None = None
         self.bc_losses: list[float] = []
+        self._pending_records: dict[str, Any] = {}  # values recorded before learn() made the logger
         self._bc_done = False
         self._adversary_epochs = 0
         self._log_interval: int | None = None
@@ -457,9 +458,20 @@ class RAMBO(CheckedLoadMixin, SAC):
         return self._offline
 
     def _record(self, key: str, value: Any) -> None:
-        """Log to SB3's logger, which exists once ``learn`` has started (the public steps also run before that)."""
-        if hasattr(self, "_logger"):
-            self.logger.record(key, value)
+        """
+        Log to SB3's logger, which exists once ``learn`` has started. The public steps (:meth:`pretrain` and its
+        parts) may run before that: their values wait in :attr:`_pending_records` and go to the logger with the
+        first record made during ``learn``.
+        """
+        if not hasattr(self, "_logger"):
+            self._pending_records[key] = value
+            return
+        if self._pending_records:
+            for pending_key, pending_value in self._pending_records.items():
+                if pending_key != key:
+                    self.logger.record(pending_key, pending_value)
+            self._pending_records = {}
+        self.logger.record(key, value)
 
     # ---------------------------------------------------------------- pretraining (Algorithm 1, line 1)
 
