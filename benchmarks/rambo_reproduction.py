@@ -12,9 +12,11 @@ Learners, each at seeds 0, 1, 2 (``--seeds``) on each dataset (``--dataset-ids``
   ``hopper-medium-replay-v2``: ``k = 2``, ``lambda = 3e-4``), trained for ``CPU_EPOCHS`` (200) epochs of
   ``epoch_length`` (1000) SAC steps, i.e. ``learn(total_timesteps=200 * 1000)`` as the preset says;
 - ``rambo-mle``: the same with ``adversarial_weight=0`` (``lambda = 0``: the adversary is off, MBPO-style SAC on the
-  MLE ensemble with the BC warm start; the paper's ablation). Same seed, same MLE fit and warm start as ``rambo``
-  (checked: equal holdout MSEs and BC losses); lambda reaches the policy only through the model data of the epochs
-  after the first adversary phase, so with ``--epochs 1`` the two give the same policy;
+  MLE ensemble with the BC warm start; the paper's ablation). Same seed, same MLE ensemble and warm start as
+  ``rambo``: the seed's first learner fits the ensemble and keeps it (``results/rambo/.../mle_seed<S>.pt``, keyed by
+  the seed, the dataset's checksum and the fit settings), the other starts from it (a fit on 100-200k transitions
+  takes about half an hour here); lambda reaches the policy only through the model data of the epochs after the
+  first adversary phase, so with ``--epochs 1`` the two give the same policy;
 - ``bc``: behaviour cloning only: the same RAMBO construction, then only :meth:`RAMBO.pretrain_policy`, RAMBO's own
   warm start (``bc_epochs`` 50, Adam 1e-4, batches of 256, ``-log pi(a|s)``, actions clipped to +-0.999), no model
   fit, no SAC; the policy RAMBO's SAC starts from.
@@ -324,6 +326,56 @@ def fit_summary(fit: Any) -> dict[str, Any] | None:
     }
 
 
+def mle_settings(seed: int, task: DatasetTask, args: argparse.Namespace) -> dict[str, Any]:
+    """:return: what the MLE ensemble of a seed depends on (``rambo`` and ``rambo-mle`` share it: same kwargs but lambda)"""
+    kwargs = learner_kwargs("rambo", task, args)
+    return canonical(
+        {
+            "seed": seed,
+            "dataset_id": task.dataset_id,
+            "dataset_sha256": dataset_facts(task.dataset_id)["sha256"],
+            "ensemble_kwargs": kwargs.get("ensemble_kwargs"),
+            "model_fit_kwargs": kwargs.get("model_fit_kwargs"),
+            "device": args.device,
+        }
+    )
+
+
+def _mle_paths(seed: int, task: DatasetTask, args: argparse.Namespace) -> tuple[Path, Path]:
+    folder = args.work_dir / f"rambo_{task.stem}"
+    return folder / f"mle_seed{seed}.pt", folder / f"mle_seed{seed}.json"
+
+
+def shared_mle(seed: int, task: DatasetTask, args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
+    """
+    The seed's MLE ensemble when an earlier learner fitted it with the same settings (``rambo`` and ``rambo-mle``
+    start from the same maximum-likelihood model, as the paper's ablation compares; the fit of 100-200k transitions
+    takes about half an hour here), else ``(None, None)``.
+
+    :return: the fitted ensemble and the record of its fit
+    """
+    from robust_sb3.common.dynamics import GaussianEnsemble
+
+    path, record_path = _mle_paths(seed, task, args)
+    if path.exists() and record_path.exists():
+        record = json.loads(record_path.read_text())
+        if canonical(record.get("settings")) == mle_settings(seed, task, args):
+            return GaussianEnsemble.load(path, device=args.device), record["fit"]
+    return None, None
+
+
+def save_shared_mle(model: Any, seed: int, task: DatasetTask, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Keep a freshly fitted MLE ensemble (before any adversarial update) for the seed's other learner; :return: its fit"""
+    path, record_path = _mle_paths(seed, task, args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("tmp_" + path.name)
+    model.ensemble.save(tmp)
+    tmp.replace(path)
+    fit = fit_summary(model.fit_result)
+    write_json(record_path, {"settings": mle_settings(seed, task, args), "fit": fit})
+    return fit
+
+
 def train(
     learner: str, seed: int, task: DatasetTask, settings: dict[str, Any], args: argparse.Namespace
 ) -> tuple[Any, dict[str, Any]]:
@@ -337,15 +389,26 @@ def train(
     from robust_sb3 import RAMBO
 
     kwargs = learner_kwargs(learner, task, args)
-    model = RAMBO(
-        "MlpPolicy", gym.make(EVAL_ENV), task.dataset_id, seed=seed, device=args.device, verbose=args.verbose, **kwargs
-    )
     start = time.perf_counter()
+    fitted, fit = (None, None) if learner == "bc" else shared_mle(seed, task, args)
+    model = RAMBO(
+        "MlpPolicy",
+        gym.make(EVAL_ENV),
+        task.dataset_id,
+        seed=seed,
+        device=args.device,
+        verbose=args.verbose,
+        ensemble=fitted,
+        **kwargs,
+    )
     if learner == "bc":
         model.pretrain_policy()  # RAMBO's own warm start, nothing else
         pretrain_seconds = time.perf_counter() - start
     else:
-        model.pretrain()  # MLE fit and behaviour cloning, timed apart; learn does not repeat them
+        if fitted is None:  # the first learner of this seed fits the MLE ensemble and keeps it for the other
+            model.pretrain_dynamics()
+            fit = save_shared_mle(model, seed, task, args)
+        model.pretrain()  # behaviour cloning (the MLE fit is done); learn does not repeat either
         pretrain_seconds = time.perf_counter() - start
         model.learn(settings["total_timesteps"], log_interval=args.log_interval)
     record = {
@@ -353,7 +416,7 @@ def train(
         "train_seconds": time.perf_counter() - start,
         "pretrain_seconds": pretrain_seconds,
         "bc_losses": [float(v) for v in model.bc_losses],
-        "model_fit": fit_summary(model.fit_result),
+        "model_fit": fit,
         "device": str(model.device),
         "torch_threads": args.threads,
         "versions": versions(),

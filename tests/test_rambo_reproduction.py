@@ -89,6 +89,9 @@ def test_rambo_reproduction_smallest(tmp_path, capsys):
         assert runs[learner]["epochs"] == 1 and runs[learner]["total_timesteps"] == 50  # rambo/smoke: 50 steps an epoch
         assert runs[learner]["model_fit"]["epochs"] >= 1
     assert runs["bc"]["total_timesteps"] == 0 and runs["bc"]["model_fit"] is None
+    # one MLE fit per seed: the first learner fits and keeps it, the ablation starts from the same model
+    assert runs["rambo-mle"]["model_fit"] == runs["rambo"]["model_fit"]
+    assert (work / "rambo_hopper-medium-replay" / "mle_seed0.pt").is_file()
     assert runs["bc"]["rollout_length"] is None and runs["bc"]["adversarial_weight"] is None
     # the same seed's warm start: BC alone clones as RAMBO's SAC starts from
     assert runs["bc"]["bc_losses"] == pytest.approx(runs["rambo"]["bc_losses"])
