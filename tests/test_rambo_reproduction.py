@@ -48,7 +48,12 @@ def _mtimes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
-def test_rambo_reproduction_smallest(tmp_path, capsys):
+def test_rambo_reproduction_smallest(tmp_path, capsys, monkeypatch):
+    from robust_sb3 import RAMBO
+
+    fits = []
+    fit = RAMBO.pretrain_dynamics
+    monkeypatch.setattr(RAMBO, "pretrain_dynamics", lambda self: fits.append(1) or fit(self))
     _tiny_hopper_dataset(DATASET)
     out, work = tmp_path / "out", tmp_path / "work"
     argv = [
@@ -56,6 +61,7 @@ def test_rambo_reproduction_smallest(tmp_path, capsys):
         "--out", str(out), "--work-dir", str(work),
     ]  # fmt: skip
     rambo_reproduction.main(argv)
+    assert len(fits) == 1  # rambo fitted the MLE ensemble; rambo-mle started from it; bc needs none
     folder = out / "rambo_hopper-medium-replay"
     runs = {learner: json.loads((folder / f"{learner}_seed0.json").read_text()) for learner in rambo_reproduction.LEARNERS}
     for learner, run in runs.items():
