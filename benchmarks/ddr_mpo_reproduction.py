@@ -128,6 +128,15 @@ ENSEMBLE_KWARGS: dict[str, Any] = {
 }
 #: The seed of the behaviour policy's E-MPO run (not one of the agents' seeds).
 BEHAVIOUR_SEED = 100
+#: the MPO arguments (of ``add_training_arguments``) an agent and the behaviour policy are trained with
+MPO_SETTINGS = (
+    "batch_size",
+    "net_arch",
+    "target_update_interval",
+    "n_action_samples",
+    "n_target_action_samples",
+    "learning_starts",
+)
 #: How the collections alternate, for the metadata.
 COMPOSITION = "episodes alternate: uniform random actions, then the behaviour policy's sampled actions (first: random)"
 FORMAT_VERSION = 1
@@ -188,17 +197,7 @@ def behaviour_settings(protocol: Protocol, args: argparse.Namespace) -> dict[str
             "seed": BEHAVIOUR_SEED,
             "timesteps": args.behaviour_timesteps,
             "env_kwargs": collection_kwargs(protocol, protocol.train_values[0])["env_kwargs"],
-            "mpo": {
-                name: getattr(args, name)
-                for name in (
-                    "batch_size",
-                    "net_arch",
-                    "target_update_interval",
-                    "n_action_samples",
-                    "n_target_action_samples",
-                    "learning_starts",
-                )
-            },
+            "mpo": {name: getattr(args, name) for name in MPO_SETTINGS},
         }
     )
 
@@ -609,19 +608,7 @@ def fixed_settings(protocol: Protocol, args: argparse.Namespace) -> dict[str, An
             "holdout_values": protocol.holdout_values,
             "episode_steps": protocol.horizon,
             "env_kwargs": protocol.env_kwargs,
-            "mpo": {
-                name: getattr(args, name)
-                for name in (
-                    "timesteps",
-                    "batch_size",
-                    "net_arch",
-                    "target_update_interval",
-                    "n_action_samples",
-                    "n_target_action_samples",
-                    "learning_starts",
-                    "episodes",
-                )
-            },
+            "mpo": {name: getattr(args, name) for name in ("timesteps", *MPO_SETTINGS, "episodes")},
             "data": {
                 name: getattr(args, name)
                 for name in ("collect_steps", "validation_steps", "behaviour_timesteps", "data_seed", "dataset_version")

@@ -126,6 +126,15 @@ def _gaussian_parameters(policy: ActorCriticPolicy, observations: th.Tensor) -> 
     return mean, th.ones_like(mean) * policy.log_std.exp()
 
 
+def _checked_rows(owner: str, params: Any, seeds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:return: (K, n_params) float rows and their (K,) seeds, one seed per row (else a ``ValueError``)"""
+    params = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    seeds = np.asarray(seeds).reshape(-1)
+    if len(seeds) != len(params):
+        raise ValueError(f"{owner}: {len(params)} parameter rows need {len(params)} seeds, got {len(seeds)}")
+    return params, seeds
+
+
 class ReturnBatch(NamedTuple):
     """
     The outcome of one batch of perturbed episodes.
@@ -175,11 +184,8 @@ class LockstepReturns:
         :param seeds: (K,) each row's seed (reset noise and action noise)
         :return: :class:`ReturnBatch` of the K episodes
         """
-        params = np.atleast_2d(np.asarray(params, dtype=np.float64))
-        seeds = np.asarray(seeds).reshape(-1)
+        params, seeds = _checked_rows("LockstepReturns", params, seeds)
         count = len(params)
-        if len(seeds) != count:
-            raise ValueError(f"LockstepReturns: {count} parameter rows need {count} seeds, got {len(seeds)}")
         envs = self._workers(count)
         generators = row_generators(seeds)
         first = [
@@ -280,11 +286,8 @@ class BatchedReturns:
         :param seeds: (K,) each row's seed (reset noise and action noise)
         :return: :class:`ReturnBatch` of the K episodes
         """
-        params = np.atleast_2d(np.asarray(params, dtype=np.float64))
-        seeds = np.asarray(seeds).reshape(-1)
+        params, seeds = _checked_rows("BatchedReturns", params, seeds)
         count = len(params)
-        if len(seeds) != count:
-            raise ValueError(f"BatchedReturns: {count} parameter rows need {count} seeds, got {len(seeds)}")
         env = self.worker()
         robust = env.unwrapped
         generators = row_generators(seeds)
