@@ -326,7 +326,7 @@ class PerturbableEnv(gym.Env):
         if isinstance(params, np.ndarray) and params.ndim == 2:
             if params.shape[0] == 0:
                 raise ValueError(self._no_models_message(params))
-            return np.stack([space.resolve(p, base=base) for p in params])
+            return space.resolve_rows(params, base=base)
         if isinstance(params, list | tuple) and all(
             isinstance(p, Mapping | list | tuple | np.ndarray | ValidatedParams) for p in params
         ):

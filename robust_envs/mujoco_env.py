@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -26,8 +28,10 @@ _PHYSICS_BEFORE_WARMSTART = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTA
 
 _NO_DERIVED: dict[str, np.ndarray] = {}
 
-# Below this many simulated rows a thread pool costs more than it saves (collection time: N=1).
-_MIN_ROWS_PER_THREAD = 64
+#: the least simulation time (seconds) worth a thread of its own in a batched step: handing one call to the pool's
+#: threads costs about 0.1 ms (measured on 2 cores with one chunk per thread: 8 Hopper rows of 4 substeps 0.50 ->
+#: 0.33 ms on two threads, 44 rows 2.67 -> 1.41 ms), so a batch gets a thread per this much of its estimated work
+_MIN_THREAD_WORK_S = 2e-4
 #: the cores the sampler may use (read once: os.cpu_count() costs about 20 us, more than a small batch step)
 _CPUS = os.cpu_count() or 1
 
@@ -94,8 +98,11 @@ class RobustMujocoEnv(PerturbableEnv):
         self._applied_key: bytes | None = None  # the parameter vector (as bytes) the installed model has
         # the env's own models, by parameter vector: (model, parameter vector its constants were computed for)
         self._pool: OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]] = OrderedDict()
-        self._rollout_pool: mujoco.rollout.Rollout | None = None
+        self._rollout_pools: dict[int, mujoco.rollout.Rollout] = {}  # by thread count
         self._scratch: list[mujoco.MjData] = []
+        # seconds per row and substep, the least seen in a single-thread batched step (the call's overhead
+        # included, so an upper bound); None until the first one
+        self._substep_seconds: float | None = None
 
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Build the model of the constructor's parameters (replaces ``MujocoEnv``'s plain XML load)."""
@@ -197,9 +204,9 @@ class RobustMujocoEnv(PerturbableEnv):
 
     def close(self) -> None:
         """Release the rendering contexts and the sampler's thread pool."""
-        if self._rollout_pool is not None:
-            self._rollout_pool.close()
-            self._rollout_pool = None
+        for pool in self._rollout_pools.values():
+            pool.close()
+        self._rollout_pools.clear()
         super().close()
 
     # ---- task, as functions of the state -----------------------------------------------------------
@@ -302,17 +309,21 @@ class RobustMujocoEnv(PerturbableEnv):
         self, models: list[mujoco.MjModel], initial: np.ndarray, warmstart: np.ndarray, controls: np.ndarray
     ) -> np.ndarray:
         rows = initial.shape[0]
-        nthread = min(_CPUS, max(1, rows // _MIN_ROWS_PER_THREAD))
+        substeps = rows * self.frame_skip
+        # threads by the batch's estimated work, from this model's measured cost (a Hopper row of 4 substeps
+        # costs ~40x a pendulum's one); every row is independent, so the thread count never changes a result
+        cost = self._substep_seconds
+        nthread = 1 if cost is None else min(_CPUS, max(1, int(substeps * cost / _MIN_THREAD_WORK_S)))
+        nthread = 1 << (nthread.bit_length() - 1)  # a power of two: a few pools serve every batch size
         while len(self._scratch) < nthread:
             self._scratch.append(mujoco.MjData(self.model))
         if nthread > 1:
-            if self._rollout_pool is None or self._rollout_pool.nthread != nthread:
-                if self._rollout_pool is not None:
-                    self._rollout_pool.close()
-                self._rollout_pool = mujoco.rollout.Rollout(nthread=nthread)
-            runner = self._rollout_pool.rollout
+            if nthread not in self._rollout_pools:
+                self._rollout_pools[nthread] = mujoco.rollout.Rollout(nthread=nthread)
+            runner = functools.partial(self._rollout_pools[nthread].rollout, chunk_size=-(-rows // nthread))
         else:
             runner = mujoco.rollout.rollout
+        start = time.perf_counter()
         state, _ = runner(
             models,
             self._scratch[:nthread],
@@ -321,6 +332,10 @@ class RobustMujocoEnv(PerturbableEnv):
             nstep=self.frame_skip,
             initial_warmstart=warmstart,
         )
+        if nthread == 1:
+            measured = (time.perf_counter() - start) / substeps
+            if cost is None or measured < cost:
+                self._substep_seconds = measured
         return state[:, -1, :]
 
     def _step_rows_python(

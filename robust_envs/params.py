@@ -351,6 +351,28 @@ class ParamSpace:
         positions = np.array(sorted({self._index[m] for key in setting for m in self.expand(key)}), dtype=np.intp)
         return positions, vector[positions]
 
+    def resolve_rows(self, rows: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """
+        Validate a (K, n_params) array of full parameter vectors, as :meth:`resolve` does row by row.
+
+        Float64 rows that are all within finite bounds are checked in one vectorised comparison (WR2L's
+        batched episodes pass the same rows at every time step); anything else takes :meth:`resolve` row by
+        row, which names the bad value.
+
+        :param rows: a 2-D array, one parameter vector per row
+        :param base: as for :meth:`resolve` (only read on the row-by-row path)
+        :return: a new (K, n_params) float64 array
+        """
+        if (
+            self._bounds is not None
+            and rows.dtype == np.float64
+            and rows.shape[1:] == self._nominal.shape
+            # NaN fails both comparisons, so it takes the row-by-row path and its error
+            and bool(((rows >= self._low) & (rows <= self._high)).all())
+        ):
+            return rows.copy()
+        return np.stack([self.resolve(row, base=base) for row in rows])
+
     def check_bounds(self, vector: np.ndarray) -> None:
         """
         :param vector: a full parameter vector

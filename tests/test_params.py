@@ -192,3 +192,17 @@ def test_partial_mappings_complete_against_the_persistent_params_on_every_path()
     base = env.base_params
     base[0] = -1.0  # a copy: the env is unaffected
     assert env.base_params[0] == SPACE.nominal[0]
+
+
+def test_resolve_rows_agrees_with_resolve_row_by_row_and_names_a_bad_row():
+    space = RobustHopperEnv.param_space
+    rng = np.random.default_rng(0)
+    rows = np.tile(space.nominal, (5, 1)) * rng.uniform(0.8, 1.2, (5, len(space.names)))
+    resolved = space.resolve_rows(rows)
+    np.testing.assert_array_equal(resolved, np.stack([space.resolve(row) for row in rows]))
+    assert resolved is not rows and not np.shares_memory(resolved, rows)
+    for bad, shown in ((np.nan, "nan"), (-1.0, "-1.0")):
+        broken = rows.copy()
+        broken[3, space.names.index("torso_density")] = bad
+        with pytest.raises(ValueError, match=f"torso_density.*{shown}|{shown}.*torso_density"):
+            space.resolve_rows(broken)

@@ -92,7 +92,10 @@ def test_sampling_differs_across_params_and_has_the_right_shapes(mujoco_id):
     assert np.array_equal(out.observations[2, 0], observation)
 
 
-def test_large_batches_use_threads_and_agree_with_single_rows():
+def test_large_batches_use_threads_and_agree_with_single_rows(monkeypatch):
+    import robust_envs.mujoco_env as mujoco_env
+
+    monkeypatch.setattr(mujoco_env, "_CPUS", 4)  # threads even where the machine has fewer cores
     env = make_unwrapped("RobustHopper-v0")
     env.reset(seed=4)
     rng = np.random.default_rng(0)
@@ -101,10 +104,18 @@ def test_large_batches_use_threads_and_agree_with_single_rows():
     states[:, 2:8] += rng.normal(0, 0.01, (n, 6))
     actions = rng.uniform(-1, 1, (n, 3))
     models = [{}, {"torso_density": 1300.0}, {"friction": 0.5}]
+    first = env.sample_next_states(states, actions, models)  # one thread: measures the model's cost
+    assert not env._rollout_pools and env._substep_seconds > 0
     batch = env.sample_next_states(states, actions, models)
+    # 768 rows of 4 Hopper substeps are ~1000x the least work of a thread: all four
+    assert list(env._rollout_pools) == [4]
+    np.testing.assert_array_equal(batch.states, first.states)
     for row in (0, 100, 255):
         single = env.sample_next_states(states[row : row + 1], actions[row : row + 1], models)
         assert np.array_equal(single.observations[0], batch.observations[row])
+        assert np.array_equal(single.states[0], batch.states[row])
+    env.close()
+    assert not env._rollout_pools
 
 
 def test_sampling_input_errors():
