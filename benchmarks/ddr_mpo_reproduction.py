@@ -100,6 +100,7 @@ from benchmarks.mpo_reproduction import (
     suite_protocol,
 )
 from benchmarks.mpo_reproduction import run as run_simulator_agent
+from benchmarks.seed_tests import mean_sd, sample_sd
 from robust_envs import get_preset
 from robust_envs.datasets.episodes import STATE_KEY
 from robust_envs.datasets.storage import METADATA_KEY, dataset_path
@@ -510,9 +511,9 @@ def summarize(protocol: Protocol) -> str:
             "seeds": [r["seed"] for r in mine],
             "dataset_size": mine[0].get("dataset_size"),
             "mean": means.mean(axis=0).tolist(),
-            "std": means.std(axis=0).tolist(),
+            "std": sample_sd(means, axis=0),  # None with one seed, as holdout_std
             "holdout_mean": float(holdout.mean()),
-            "holdout_std": float(holdout.std()),
+            "holdout_std": sample_sd(holdout),
             "per_seed_holdout_mean": holdout.tolist(),
         }
         model_cell = gap_cell = "-"
@@ -522,10 +523,10 @@ def summarize(protocol: Protocol) -> str:
             row["perturbation_mse"] = float(np.mean([r["model_validation"]["perturbation_mse"][1:] for r in mine]))
             model_cell, gap_cell = f"{row['model_mse']:.2e}", f"{row['perturbation_mse']:.2e}"
         summary[label] = row
-        cells = " | ".join(f"{m:.1f} +- {s:.1f}" for m, s in zip(row["mean"], row["std"], strict=True))
+        cells = " | ".join(mean_sd(m, s) for m, s in zip(row["mean"], row["std"] or [None] * len(values), strict=True))
         lines.append(
-            f"| {label} | {','.join(map(str, row['seeds']))} | {cells} | {row['holdout_mean']:.1f} +- "
-            f"{row['holdout_std']:.1f} | {model_cell} | {gap_cell} |"
+            f"| {label} | {','.join(map(str, row['seeds']))} | {cells} | {mean_sd(row['holdout_mean'], row['holdout_std'])} "
+            f"| {model_cell} | {gap_cell} |"
         )
     write_json(protocol.results / "summary.json", summary)
     draw_chart(summary, protocol)
@@ -548,16 +549,20 @@ def draw_chart(summary: dict[str, Any], protocol: Protocol) -> None:
     sizes = [size for size, _ in ddr]
 
     def value(row: dict[str, Any], column: int | None) -> tuple[float, float]:
+        """:return: the mean and sd over seeds (NaN for a single seed: no band, no error bar)"""
         if column is None:
-            return row["holdout_mean"], row["holdout_std"]
-        return row["mean"][column], row["std"][column]
+            mean, sd = row["holdout_mean"], row["holdout_std"]
+        else:
+            mean, sd = row["mean"][column], None if row["std"] is None else row["std"][column]
+        return mean, np.nan if sd is None else sd
 
     for ax, (title, column) in zip(np.atleast_1d(axes), panels, strict=True):
         for label, colour in (("E-MPO", "tab:red"), ("RE-MPO", "tab:blue")):
             if label in summary:
                 mean, std = value(summary[label], column)
                 ax.axhline(mean, color=colour, label=f"{label} ({len(summary[label]['seeds'])} seeds)")
-                ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
+                if not np.isnan(std):
+                    ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
         points = [value(row, column) for _, row in ddr]
         ax.errorbar(sizes, [p[0] for p in points], yerr=[p[1] for p in points], color="tab:green", marker="o", capsize=3)
         ax.set_xscale("log")

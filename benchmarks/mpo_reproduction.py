@@ -50,6 +50,7 @@ import numpy as np
 import torch as th
 
 import robust_envs
+from benchmarks.seed_tests import sample_sd
 from robust_envs import DomainRandomization, PerturbedTransitions, UncertaintySet, evaluate_robustness, get_preset
 from robust_envs.suite.presets import training_params
 from robust_envs.wrappers import PERTURBED_NEXT_OBS
@@ -359,7 +360,7 @@ def svg_figure_path(figure: pathlib.Path) -> pathlib.Path:
 
 
 def draw_chart(summary: dict[str, Any], protocol: Protocol, run: dict[str, Any], path: pathlib.Path, plt: Any) -> None:
-    """The paper's bar chart: per evaluated setting, each agent's mean over seeds with the std over seeds."""
+    """The paper's bar chart: per evaluated setting, each agent's mean over seeds with the sample sd over seeds."""
     values = list(protocol.train_values) + list(protocol.holdout_values)
     n_train, unit = len(protocol.train_values), protocol.unit
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -407,7 +408,7 @@ def plot(protocol: Protocol) -> dict[str, Any]:
             summary[agent] = {
                 "seeds": sorted(r["seed"] for r in runs if r["agent"] == agent),
                 "mean": per_seed.mean(axis=0).tolist(),
-                "std": per_seed.std(axis=0).tolist(),
+                "std": sample_sd(per_seed, axis=0),  # None with one seed: no error bars
                 "holdout_mean": float(per_seed[:, n_train:].mean()),
                 "per_seed_holdout_mean": per_seed[:, n_train:].mean(axis=1).tolist(),
             }

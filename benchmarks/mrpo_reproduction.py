@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.seed_tests import mean_sd, sample_sd
 from robust_envs.evaluation import RobustnessReport, evaluate_robustness
 from robust_envs.presets import get_preset
 
@@ -231,7 +232,7 @@ def summarize(out: Path = OUT) -> str:
                 continue
 
             def stat(values: list[float]) -> str:
-                return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
+                return mean_sd(float(np.mean(values)), sample_sd(values), sign="±")
 
             tail_mean = [np.mean([c["mean_return"] for c in r["curves"][-10:]]) for r in mine]
             tail_worst = [np.mean([c["worst10_return"] for c in r["curves"][-10:]]) for r in mine]

@@ -22,10 +22,41 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from robust_sb3.demo import sign_test
+
+
+def sample_sd(values: Any, axis: int | None = None) -> float | list[float] | None:
+    """
+    The spread over seeds that the reproduction summaries report: the sample standard deviation (``ddof=1``).
+
+    :param values: one value per seed, or an array with the seeds along ``axis``
+    :param axis: the seeds' axis (``None``: all values are seeds)
+    :return: the sd (a list along the other axis where ``axis`` is given), or ``None`` with a single seed, which
+        gives no estimate of the spread
+    """
+    values = np.asarray(values, dtype=float)
+    if (values.size if axis is None else values.shape[axis]) < 2:
+        return None
+    sd = values.std(axis=axis, ddof=1)
+    return float(sd) if axis is None else sd.tolist()
+
+
+def mean_sd(mean: float, sd: float | None, digits: int = 1, sign: str = "+-") -> str:
+    """
+    One cell of a summary table.
+
+    :param mean: the mean over seeds
+    :param sd: from :func:`sample_sd`; ``None`` (a single seed) prints the mean alone, not "+- 0.0", which would
+        claim that the seeds do not spread
+    :param digits: decimals of both
+    :param sign: what stands between the two (``"+-"`` or ``"±"``)
+    :return: ``"mean +- sd"`` with ``digits`` decimals
+    """
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} {sign} {sd:.{digits}f}"
 
 
 def cliffs_delta(a: np.ndarray, b: np.ndarray) -> float:

@@ -106,3 +106,25 @@ def test_ddr_mpo_fit_cap_is_a_budget_of_gradient_steps():
     assert ddr_mpo_reproduction.max_epochs_for(5_000, 10_000) == 625  # 4 000 rows, 16 batches
     assert ddr_mpo_reproduction.max_epochs_for(500, 10_000) == 5_000  # 400 rows, 2 batches
     assert ddr_mpo_reproduction.max_epochs_for(500, 1) == 1
+
+
+def test_ddr_mpo_summary_reports_the_sample_sd_and_no_spread_for_one_seed(tmp_path):
+    # hand-computed: two seeds 2 apart have the sample sd 2 / sqrt(2) = 1.414 (numpy's default ddof=0 gives 1.0)
+    runs = {
+        "E-MPO_seed0.json": ("E-MPO", 0, None, [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]),
+        "E-MPO_seed1.json": ("E-MPO", 1, None, [12.0, 22.0, 32.0, 42.0, 52.0, 62.0]),
+        "DDR-MPO_n500_seed0.json": ("DDR-MPO", 0, 500, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+    }
+    for name, (agent, seed, size, cell_means) in runs.items():
+        run = {"agent": agent, "seed": seed, "dataset_size": size, "cell_means": cell_means}
+        (tmp_path / name).write_text(json.dumps(run))
+    table = ddr_mpo_reproduction.summarize(ddr_mpo_reproduction.ddr_protocol(0.08, tmp_path))
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["E-MPO"]["std"] == pytest.approx([2**0.5] * 6) and summary["E-MPO"]["holdout_std"] == pytest.approx(2**0.5)
+    assert summary["DDR-MPO n=500"]["std"] is None and summary["DDR-MPO n=500"]["holdout_std"] is None
+    lines = table.splitlines()
+    cells = " | ".join(f"{mean:.1f} +- 1.4" for mean in (11, 21, 31, 41, 51, 61))
+    assert lines[2] == f"| E-MPO | 0,1 | {cells} | 51.0 +- 1.4 | - | - |"
+    assert lines[3] == "| DDR-MPO n=500 | 0 | 1.0 | 2.0 | 3.0 | 4.0 | 5.0 | 6.0 | 5.0 | - | - |"
+    assert "+- 0.0" not in table
+    assert (tmp_path / "ddr_mpo_pendulum_swingup_dt0.08.png").is_file()  # one seed: a point without an error bar
