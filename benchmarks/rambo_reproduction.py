@@ -57,8 +57,10 @@ over seeds) and writes ``summary.json`` beside the results.
 **Resumable.** An existing result file is skipped. Each trained policy is saved (``RAMBO.save``: policy, critics,
 ensemble) to ``results/rambo/rambo_<dataset stem>/<learner>_seed<S>.zip`` under the repository (git-ignored) with a
 ``.train.json`` beside it; a run whose result file is missing but whose model was saved with the same settings is
-only evaluated again (delete the result file to re-evaluate a policy). A run interrupted during training restarts
-from its beginning: resuming mid-run would lose the model pool and the generators' states. ``config.json`` in a
+only evaluated again (delete the result file to re-evaluate a policy). A run interrupted during training continues
+bit for bit from its last checkpoint (every ``CHECKPOINT_EPOCHS`` = 5 epochs: ``RAMBO.save_checkpoint``, the model,
+its pool and the global random states, in ``<learner>_seed<S>.checkpoint/`` beside the policies; the result records
+``resumed_at_steps``), and the checkpoint is deleted once the policy is saved. ``config.json`` in a
 results folder holds the fixed settings; a rerun with other settings (``--epochs``, another dataset checksum, ...)
 stops rather than mixing them.
 
@@ -86,6 +88,7 @@ import argparse
 import importlib.metadata
 import json
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -124,6 +127,8 @@ GRID: dict[str, list[float]] = {
 GRID_EPISODES = 2
 WORST_FRACTION = 0.1
 FORMAT_VERSION = 1
+#: epochs between the checkpoints of a training run (about 2-3 minutes of a rambo/cpu run here)
+CHECKPOINT_EPOCHS = 5
 GENERATE = "python -m benchmarks.generate_d4rl_datasets"
 
 
@@ -376,11 +381,58 @@ def save_shared_mle(model: Any, seed: int, task: DatasetTask, args: argparse.Nam
     return fit
 
 
+class _RunCheckpoint:
+    """
+    The checkpoint of one training run (``<learner>_seed<S>.checkpoint/`` in the work folder, with a
+    ``.checkpoint.json`` beside it: the run's settings, its pretraining record and the training seconds spent up to
+    the checkpoint), so that a run stopped midway (the machine shared, a session's time limit) continues bit for bit
+    where its last checkpoint was, every ``CHECKPOINT_EPOCHS`` epochs (``RAMBO.load_checkpoint``; tested in
+    ``tests/test_rambo.py``).
+    """
+
+    def __init__(self, folder: Path, learner: str, seed: int, settings: dict[str, Any]) -> None:
+        self.path = folder / f"{learner}_seed{seed}.checkpoint"
+        self.record_path = folder / f"{learner}_seed{seed}.checkpoint.json"
+        self.settings = settings
+
+    def load(self) -> dict[str, Any] | None:
+        """:return: the record of a complete checkpoint of these settings, else ``None``"""
+        from robust_sb3.rambo.checkpoint import has_checkpoint
+
+        if has_checkpoint(self.path) and self.record_path.exists():
+            record = json.loads(self.record_path.read_text())
+            if canonical(record.get("settings")) == self.settings:
+                return record
+        return None
+
+    def callback(self, record: dict[str, Any], start: float) -> Any:
+        """:return: the SB3 callback that saves the model and then the record, every ``CHECKPOINT_EPOCHS`` epochs"""
+        from robust_sb3.rambo import EpochCheckpoint
+
+        checkpoint = self
+
+        class Saving(EpochCheckpoint):
+            def _on_rollout_start(self) -> None:
+                steps = self.every_epochs * self.model.epoch_length
+                if self.model.num_timesteps > 0 and self.model.num_timesteps % steps == 0:
+                    super()._on_rollout_start()
+                    spent = record["train_seconds_before"] + time.perf_counter() - start
+                    write_json(checkpoint.record_path, {**record, "step": self.model.num_timesteps, "seconds": spent})
+
+        return Saving(self.path, every_epochs=CHECKPOINT_EPOCHS)
+
+    def remove(self) -> None:
+        """Delete the checkpoint (the run finished and its policy is saved)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.record_path.unlink(missing_ok=True)
+
+
 def train(
     learner: str, seed: int, task: DatasetTask, settings: dict[str, Any], args: argparse.Namespace
 ) -> tuple[Any, dict[str, Any]]:
     """
-    Build RAMBO with the learner's settings and train it (``bc``: behaviour cloning only).
+    Build RAMBO with the learner's settings and train it (``bc``: behaviour cloning only); a run with a checkpoint
+    of the same settings continues from it.
 
     :return: the model and the record of its training
     """
@@ -390,33 +442,58 @@ def train(
 
     kwargs = learner_kwargs(learner, task, args)
     start = time.perf_counter()
-    fitted, fit = (None, None) if learner == "bc" else shared_mle(seed, task, args)
-    model = RAMBO(
-        "MlpPolicy",
-        gym.make(EVAL_ENV),
-        task.dataset_id,
-        seed=seed,
-        device=args.device,
-        verbose=args.verbose,
-        ensemble=fitted,
-        **kwargs,
-    )
-    if learner == "bc":
-        model.pretrain_policy()  # RAMBO's own warm start, nothing else
-        pretrain_seconds = time.perf_counter() - start
+    checkpoint = _RunCheckpoint(args.work_dir / f"rambo_{task.stem}", learner, seed, settings)
+    resumed = None if learner == "bc" else checkpoint.load()
+    if resumed is not None:
+        print(f"{checkpoint.path}: continuing from step {resumed['step']}", flush=True)
+        model = RAMBO.load_checkpoint(checkpoint.path, env=gym.make(EVAL_ENV), device=args.device, verbose=args.verbose)
+        progress = {key: resumed[key] for key in ("settings", "pretrain_seconds", "bc_losses", "model_fit")}
+        progress["train_seconds_before"] = resumed["seconds"]
+        progress["resumed_at_steps"] = [*resumed.get("resumed_at_steps", []), resumed["step"]]
+        model.learn(
+            settings["total_timesteps"] - model.num_timesteps,
+            callback=checkpoint.callback(progress, start),
+            log_interval=args.log_interval,
+            reset_num_timesteps=False,
+        )
     else:
-        if fitted is None:  # the first learner of this seed fits the MLE ensemble and keeps it for the other
-            model.pretrain_dynamics()
-            fit = save_shared_mle(model, seed, task, args)
-        model.pretrain()  # behaviour cloning (the MLE fit is done); learn does not repeat either
-        pretrain_seconds = time.perf_counter() - start
-        model.learn(settings["total_timesteps"], log_interval=args.log_interval)
+        fitted, fit = (None, None) if learner == "bc" else shared_mle(seed, task, args)
+        model = RAMBO(
+            "MlpPolicy",
+            gym.make(EVAL_ENV),
+            task.dataset_id,
+            seed=seed,
+            device=args.device,
+            verbose=args.verbose,
+            ensemble=fitted,
+            **kwargs,
+        )
+        if learner == "bc":
+            model.pretrain_policy()  # RAMBO's own warm start, nothing else
+        else:
+            if fitted is None:  # the first learner of this seed fits the MLE ensemble and keeps it for the other
+                model.pretrain_dynamics()
+                fit = save_shared_mle(model, seed, task, args)
+            model.pretrain()  # behaviour cloning (the MLE fit is done); learn does not repeat either
+        progress = {
+            "settings": settings,
+            "pretrain_seconds": time.perf_counter() - start,
+            "bc_losses": [float(v) for v in model.bc_losses],
+            "model_fit": fit,
+            "train_seconds_before": 0.0,
+            "resumed_at_steps": [],
+        }
+        if learner != "bc":
+            model.learn(
+                settings["total_timesteps"], callback=checkpoint.callback(progress, start), log_interval=args.log_interval
+            )
     record = {
         "settings": settings,
-        "train_seconds": time.perf_counter() - start,
-        "pretrain_seconds": pretrain_seconds,
-        "bc_losses": [float(v) for v in model.bc_losses],
-        "model_fit": fit,
+        "train_seconds": progress["train_seconds_before"] + time.perf_counter() - start,
+        "pretrain_seconds": progress["pretrain_seconds"],
+        "bc_losses": progress["bc_losses"],
+        "model_fit": progress["model_fit"],
+        "resumed_at_steps": progress["resumed_at_steps"],
         "device": str(model.device),
         "torch_threads": args.threads,
         "versions": versions(),
@@ -447,6 +524,7 @@ def trained_model(
     model.save(tmp)
     tmp.replace(path)
     write_json(record_path, record)
+    _RunCheckpoint(folder, learner, seed, settings).remove()
     return model, record, False
 
 
@@ -519,6 +597,7 @@ def run_one(
         "rambo_kwargs": kwargs,
         "training": "RAMBO.pretrain_policy only (behaviour cloning)" if learner == "bc" else "RAMBO.pretrain, RAMBO.learn",
         **{key: training[key] for key in ("train_seconds", "pretrain_seconds", "bc_losses", "model_fit", "torch_threads")},
+        "resumed_at_steps": training.get("resumed_at_steps", []),
         "trained_on": training["device"],
         "model_path": repo_relative(args.work_dir / f"rambo_{task.stem}" / f"{learner}_seed{seed}.zip"),
         "evaluated_from_saved_model": loaded,

@@ -409,3 +409,51 @@ def test_pretraining_before_learn_reaches_the_logger(pendulum_episodes):
     assert capture.seen["rambo/bc_loss"] == model.bc_losses[-1]
     assert capture.seen["rambo/model_fit_epochs"] == model.fit_result.epochs
     assert model._pending_records == {}
+
+
+class _StopAfter(BaseCallback):
+    """Stop learn() at agent step ``steps``, as an interruption of the run would."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def _on_step(self) -> bool:
+        return self.model.num_timesteps < self.steps
+
+
+def test_an_interrupted_run_continues_bit_for_bit_from_its_checkpoint(pendulum_episodes, tmp_path):
+    from stable_baselines3.common.callbacks import CallbackList
+
+    from robust_sb3.rambo import EpochCheckpoint
+
+    model = _smoke(pendulum_episodes, seed=7)
+    epoch = model.epoch_length
+    total = 4 * epoch
+    model.learn(total)
+    straight = [_state(model.policy), _state(model.ensemble)]
+
+    interrupted = _smoke(pendulum_episodes, seed=7)
+    checkpoint = EpochCheckpoint(tmp_path / "checkpoint", every_epochs=2)
+    # killed part-way through epoch 4: the checkpoint of epoch 2 is the last one
+    interrupted.learn(total, callback=CallbackList([checkpoint, _StopAfter(3 * epoch + epoch // 2)]))
+    assert interrupted.num_timesteps == 3 * epoch + epoch // 2
+    th.manual_seed(12345)  # whatever the global generators did in between is undone by the checkpoint
+    np.random.seed(6789)  # noqa: NPY002 (the global state is what the checkpoint restores)
+    resumed = RAMBO.load_checkpoint(tmp_path / "checkpoint", env=_env(), dataset=pendulum_episodes)
+    assert resumed.num_timesteps == 2 * epoch and resumed.replay_buffer.n_model > 0
+    resumed.learn(total - resumed.num_timesteps, reset_num_timesteps=False)
+    assert resumed.num_timesteps == total
+    for a, b in zip(straight, [_state(resumed.policy), _state(resumed.ensemble)], strict=True):
+        _assert_same_state(a, b)
+    th.testing.assert_close(model.log_ent_coef, resumed.log_ent_coef, rtol=0, atol=0)
+
+
+def test_checkpoint_bad_inputs(pendulum_episodes, tmp_path):
+    from robust_sb3.rambo import EpochCheckpoint
+
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match=f"every_epochs.*{bad!r}"):
+            EpochCheckpoint(tmp_path, every_epochs=bad)
+    with pytest.raises(FileNotFoundError, match="not a RAMBO checkpoint"):
+        RAMBO.load_checkpoint(tmp_path / "nothing", env=_env(), dataset=pendulum_episodes)

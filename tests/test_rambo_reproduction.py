@@ -130,6 +130,51 @@ def test_rambo_reproduction_smallest(tmp_path, capsys, monkeypatch):
     assert row["grid_worst10"]["mean"] == pytest.approx(runs["rambo"]["grid"]["worst10"])
 
 
+def test_an_interrupted_training_run_continues_from_its_checkpoint(tmp_path, monkeypatch):
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+    from robust_sb3 import RAMBO
+
+    _tiny_hopper_dataset(DATASET)
+    monkeypatch.setattr(rambo_reproduction, "CHECKPOINT_EPOCHS", 1)
+
+    def argv(name: str) -> list[str]:
+        return [
+            "--preset", "rambo/smoke", "--epochs", "3", "--seeds", "0", "--learners", "rambo", "--verbose", "0",
+            "--max-episode-steps", "40", "--out", str(tmp_path / name / "out"), "--work-dir", str(tmp_path / name / "work"),
+        ]  # fmt: skip
+
+    rambo_reproduction.main(argv("straight"))
+
+    class Interrupt(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.model.num_timesteps == 125:  # half-way through epoch 3 (50 steps an epoch)
+                raise KeyboardInterrupt
+            return True
+
+    original = rambo_reproduction._RunCheckpoint.callback
+    monkeypatch.setattr(
+        rambo_reproduction._RunCheckpoint, "callback", lambda self, *a: CallbackList([original(self, *a), Interrupt()])
+    )
+    with pytest.raises(KeyboardInterrupt):
+        rambo_reproduction.main(argv("interrupted"))
+    work = tmp_path / "interrupted" / "work" / "rambo_hopper-medium-replay"
+    assert json.loads((work / "rambo_seed0.checkpoint.json").read_text())["step"] == 100
+    monkeypatch.setattr(rambo_reproduction._RunCheckpoint, "callback", original)
+    rambo_reproduction.main(argv("interrupted"))
+
+    runs = [json.loads((tmp_path / n / "out" / "rambo_hopper-medium-replay" / "rambo_seed0.json").read_text())
+            for n in ("straight", "interrupted")]  # fmt: skip
+    assert runs[0]["resumed_at_steps"] == [] and runs[1]["resumed_at_steps"] == [100]
+    assert not (work / "rambo_seed0.checkpoint").exists() and not (work / "rambo_seed0.checkpoint.json").exists()
+    straight, resumed = (RAMBO.load(Path(run["model_path"]), device="cpu") for run in runs)
+    for a, b in ((straight.policy, resumed.policy), (straight.ensemble, resumed.ensemble)):
+        for key, value in a.state_dict().items():
+            th.testing.assert_close(value, b.state_dict()[key], rtol=0, atol=0, msg=key)
+    assert runs[1]["nominal"]["returns"] == runs[0]["nominal"]["returns"]
+    assert runs[1]["model_fit"] == runs[0]["model_fit"] and runs[1]["bc_losses"] == runs[0]["bc_losses"]
+
+
 def test_missing_or_unsupported_datasets_are_named(tmp_path):
     out = ["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]
     with pytest.raises(

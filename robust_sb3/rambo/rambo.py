@@ -54,6 +54,7 @@ from robust_sb3.common.validation import check_int, check_number, check_rate_or_
 from robust_sb3.rambo.adversary import MLEBatch, adversarial_model_loss
 from robust_sb3.rambo.bc import behaviour_cloning, behaviour_log_prob
 from robust_sb3.rambo.buffers import MixedReplayBuffer
+from robust_sb3.rambo.checkpoint import load_checkpoint, save_checkpoint
 from robust_sb3.rambo.data import OfflineData, load_offline_data
 from robust_sb3.rambo.policies import MlpPolicy, SACPolicy, standardizing_policy_kwargs
 from robust_sb3.rambo.rollouts import ModelRollouts, rollout_model
@@ -758,6 +759,47 @@ class RAMBO(CheckedLoadMixin, SAC):
         # the generator is not in the ensemble's state_dict; pickled with the other attributes
         self._ensemble_generator_state = (self.ensemble.generator.get_state().cpu().numpy(), self.device.type)
         super().save(path, exclude=exclude, include=include)
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
+        """
+        SB3's ``load_replay_buffer`` for the model pool, then the dataset put back beside it (a saved pool holds the
+        model transitions only).
+
+        :param path: the pickled pool (``save_replay_buffer``)
+        :param truncate_last_traj: SB3's argument (no effect: the pool has no episodes)
+        """
+        super().load_replay_buffer(path, truncate_last_traj)
+        if not isinstance(self.replay_buffer, MixedReplayBuffer):
+            raise ValueError(f"{OWNER}: {path} holds a {type(self.replay_buffer).__name__}, not RAMBO's MixedReplayBuffer")
+        if self._offline is not None:
+            self._load_real_data(self._offline)
+
+    def save_checkpoint(self, path: str | pathlib.Path) -> pathlib.Path:
+        """
+        Save what ``learn`` needs to continue this run bit for bit (:func:`~robust_sb3.rambo.checkpoint.save_checkpoint`:
+        the model, its pool, the global random states) into the folder ``path``.
+
+        :param path: the checkpoint folder (replaced)
+        :return: the folder
+        """
+        return save_checkpoint(self, path)
+
+    @classmethod
+    def load_checkpoint(
+        cls: type[SelfRAMBO], path: str | pathlib.Path, env: GymEnv | None = None, dataset: Any = None, **kwargs: Any
+    ) -> SelfRAMBO:
+        """
+        A model from :meth:`save_checkpoint`, ready to continue with ``learn(total - model.num_timesteps,
+        reset_num_timesteps=False)``; sets torch's, numpy's and Python's global random states back to the
+        checkpoint's (:func:`~robust_sb3.rambo.checkpoint.load_checkpoint`).
+
+        :param path: the checkpoint folder
+        :param env: as for :meth:`load`
+        :param dataset: the dataset of an in-memory run (a Minari id reloads itself)
+        :param kwargs: further arguments of :meth:`load`
+        :return: the model
+        """
+        return load_checkpoint(cls, path, env=env, dataset=dataset, **kwargs)  # type: ignore[return-value]
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_offline", "_model_data", "actor_lr_schedule"]
