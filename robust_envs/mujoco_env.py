@@ -32,8 +32,9 @@ _NO_DERIVED: dict[str, np.ndarray] = {}
 #: threads costs about 0.1 ms (measured on 2 cores with one chunk per thread: 8 Hopper rows of 4 substeps 0.50 ->
 #: 0.33 ms on two threads, 44 rows 2.67 -> 1.41 ms), so a batch gets a thread per this much of its estimated work
 _MIN_THREAD_WORK_S = 2e-4
-#: the cores the sampler may use (read once: os.cpu_count() costs about 20 us, more than a small batch step)
-_CPUS = os.cpu_count() or 1
+#: the cores the sampler may use: those this process may run on (``taskset`` limits them), read once (the call
+#: costs more than a small batch step)
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class RobustMujocoEnv(PerturbableEnv):
