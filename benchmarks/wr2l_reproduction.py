@@ -67,6 +67,7 @@ Run::
     nice -n 10 python -m benchmarks.wr2l_reproduction --task ip1d --seeds 0 1 2 3 4
     nice -n 10 python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4
     python -m benchmarks.wr2l_reproduction --task ip1d --summarize       # also benchmarks/figures/wr2l_ip1d_sweep.png
+    python -m benchmarks.wr2l_reproduction --task hopper2d --summarize   # heatmaps: benchmarks/figures/wr2l_hopper2d.png
     python -m benchmarks.wr2l_reproduction --task hopper2d --seeds 0 1 2 3 4 --ray-address auto
 """
 
@@ -79,6 +80,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.seed_tests import mean_sd, sample_sd
+
+#: the 1-D task's figure (the others: ``benchmarks/figures/wr2l_<task>.png``)
+FIGURE_1D = Path("benchmarks/figures/wr2l_ip1d_sweep.png")
 
 EVAL_EPISODES = 2
 EVAL_SEED = 10_000
@@ -292,8 +298,8 @@ def summarize(out: Path) -> str:
         mine = [run for run in runs if run["algo"] == algo]
 
         def stat(key: str, mine: list[dict[str, Any]] = mine) -> str:
-            values = np.array([run[key] for run in mine])
-            return f"{values.mean():.0f} +- {values.std(ddof=1) if len(values) > 1 else 0.0:.0f}"
+            values = [run[key] for run in mine]
+            return mean_sd(float(np.mean(values)), sample_sd(values), digits=0)
 
         seeds = ",".join(str(run["seed"]) for run in mine)
         lines.append(f"| {algo} | {seeds} | {stat('mean')} | {stat('worst10')} | {stat('worst')} |")
@@ -335,6 +341,86 @@ def plot_sweep(out: Path, figure: Path) -> Path:
     return figure
 
 
+def _runs_by_algo(out: Path) -> dict[str, list[dict[str, Any]]]:
+    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*_seed*.json"))]
+    return {algo: [run for run in runs if run["algo"] == algo] for algo in dict.fromkeys(run["algo"] for run in runs)}
+
+
+def plot_heatmaps(out: Path, figure: Path) -> Path:
+    """
+    The 2-D task's figure (the paper's Figure 1): per learner, the mean return of each (torso density, friction)
+    cell of the test grid, averaged over its seeds, on one colour scale; the cell values are written in.
+
+    :return: the figure's path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_algo = _runs_by_algo(out)
+    grids = {}
+    for algo, mine in by_algo.items():
+        cells = mine[0]["eval"]["cells"]
+        densities = sorted({cell["torso_density"] for cell in cells})
+        frictions = sorted({cell["friction"] for cell in cells})
+        grid = np.zeros((len(frictions), len(densities)))
+        for run in mine:
+            for cell, returns in zip(run["eval"]["cells"], run["eval"]["returns"], strict=True):
+                row, col = frictions.index(cell["friction"]), densities.index(cell["torso_density"])
+                grid[row, col] += np.mean(returns) / len(mine)
+        grids[algo] = (densities, frictions, grid, len(mine))
+    high = max(grid.max() for _, _, grid, _ in grids.values())
+    fig, axes = plt.subplots(1, len(grids), figsize=(3.4 * len(grids) + 1.6, 3.8), squeeze=False, layout="constrained")
+    for ax, (algo, (densities, frictions, grid, n_seeds)) in zip(axes[0], grids.items(), strict=True):
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0.0, vmax=high, aspect="auto")
+        for (row, col), value in np.ndenumerate(grid):
+            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=6, color="w" if value < high / 2 else "k")
+        ax.set_xticks(range(len(densities)), [f"{d:.0f}" for d in densities], fontsize=7)
+        ax.set_yticks(range(len(frictions)), [f"{f:.2f}" for f in frictions], fontsize=7)
+        ax.set_xlabel("torso density (kg/m^3)", fontsize=8)
+        ax.set_title(f"{algo} ({n_seeds} seeds): mean {grid.mean():.0f}", fontsize=8)
+    axes[0][0].set_ylabel("friction", fontsize=8)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="return (mean of seeds, episodes)")
+    fig.suptitle("RobustHopper-v0 test grid (nominal: 1000, 1.0)", fontsize=9)
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=110)
+    plt.close(fig)
+    return figure
+
+
+def plot_histograms(out: Path, figure: Path) -> Path:
+    """
+    The 11-D task's figure (the paper's Figure 2): per learner, the histogram of returns over the 1,000 test systems,
+    pooled over its seeds, with the mean marked.
+
+    :return: the figure's path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_algo = _runs_by_algo(out)
+    pooled = {algo: np.concatenate([np.ravel(run["eval"]["returns"]) for run in mine]) for algo, mine in by_algo.items()}
+    high = max(values.max() for values in pooled.values())
+    bins = np.linspace(min(0.0, min(values.min() for values in pooled.values())), high, 31)
+    fig, axes = plt.subplots(len(pooled), 1, figsize=(6, 1.8 * len(pooled)), sharex=True, squeeze=False)
+    for index, (ax, (algo, values)) in enumerate(zip(axes[:, 0], pooled.items(), strict=True)):
+        ax.hist(values, bins=bins, color=f"C{index}", alpha=0.8)
+        ax.axvline(values.mean(), color="k", linewidth=1.0)
+        ax.set_title(f"{algo} ({len(by_algo[algo])} seeds x {values.size // len(by_algo[algo])} systems): "
+                     f"mean {values.mean():.0f}", fontsize=8)  # fmt: skip
+        ax.set_ylabel("systems", fontsize=8)
+    axes[-1, 0].set_xlabel("return over one episode (of up to 1000 steps)", fontsize=8)
+    fig.suptitle("RobustHopper-v0, 1,000 systems: all 11 parameters within +-50% of nominal", fontsize=9)
+    fig.tight_layout()
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=110)
+    plt.close(fig)
+    return figure
+
+
 def describe(path: Path, record: dict[str, Any]) -> str:
     """:return: the line printed for a finished run"""
     return (
@@ -365,8 +451,8 @@ def main() -> None:
     args.timesteps = args.timesteps or TASKS[args.task]["timesteps"]
     if args.summarize:
         print(summarize(args.out))
-        if args.task == "ip1d":
-            print(plot_sweep(args.out, Path("benchmarks/figures/wr2l_ip1d_sweep.png")))
+        plot = {"ip1d": plot_sweep, "hopper2d": plot_heatmaps, "hopper11d": plot_histograms}[args.task]
+        print(plot(args.out, Path(f"benchmarks/figures/wr2l_{args.task}.png" if args.task != "ip1d" else FIGURE_1D)))
         return
     args.out.mkdir(parents=True, exist_ok=True)
     if args.ray_address is not None:
