@@ -129,6 +129,10 @@ WORST_FRACTION = 0.1
 FORMAT_VERSION = 1
 #: epochs between the checkpoints of a training run (about 2-3 minutes of a rambo/cpu run here)
 CHECKPOINT_EPOCHS = 5
+#: the learning curve: at each checkpoint, the nominal return of this many deterministic episodes, reset with seeds
+#: from ``CURVE_SEED`` (not the final evaluation's seeds)
+CURVE_EPISODES = 5
+CURVE_SEED = 20_000
 GENERATE = "python -m benchmarks.generate_d4rl_datasets"
 
 
@@ -405,16 +409,20 @@ class _RunCheckpoint:
                 return record
         return None
 
-    def callback(self, record: dict[str, Any], start: float) -> Any:
-        """:return: the SB3 callback that saves the model and then the record, every ``CHECKPOINT_EPOCHS`` epochs"""
+    def callback(self, record: dict[str, Any], start: float, max_episode_steps: int | None) -> Any:
+        """
+        :return: the SB3 callback that, every ``CHECKPOINT_EPOCHS`` epochs, adds a point to the learning curve
+            (``record["curve"]``: step and nominal return, :func:`curve_point`), then saves the model and the record.
+            The point comes first: a resumed run then continues from the state the straight run continued from.
+        """
         from robust_sb3.rambo import EpochCheckpoint
 
         checkpoint = self
 
         class Saving(EpochCheckpoint):
             def _on_rollout_start(self) -> None:
-                steps = self.every_epochs * self.model.epoch_length
-                if self.model.num_timesteps > 0 and self.model.num_timesteps % steps == 0:
+                if self.due():
+                    record["curve"].append([self.model.num_timesteps, curve_point(self.model, max_episode_steps)])
                     super()._on_rollout_start()
                     spent = record["train_seconds_before"] + time.perf_counter() - start
                     write_json(checkpoint.record_path, {**record, "step": self.model.num_timesteps, "seconds": spent})
@@ -425,6 +433,25 @@ class _RunCheckpoint:
         """Delete the checkpoint (the run finished and its policy is saved)."""
         shutil.rmtree(self.path, ignore_errors=True)
         self.record_path.unlink(missing_ok=True)
+
+
+def curve_point(model: Any, max_episode_steps: int | None) -> float:
+    """
+    :return: the mean nominal return of ``CURVE_EPISODES`` deterministic episodes of ``EVAL_ENV`` (reset seeds from
+        ``CURVE_SEED``); deterministic actions draw no random numbers, so the training that follows is unchanged
+    """
+    from robust_envs.evaluation import evaluate_robustness
+
+    report = evaluate_robustness(
+        model,
+        EVAL_ENV,
+        [{}],
+        n_episodes=CURVE_EPISODES,
+        deterministic=True,
+        seed=CURVE_SEED,
+        max_episode_steps=max_episode_steps,
+    )
+    return float(report.returns[0].mean())
 
 
 def train(
@@ -450,9 +477,10 @@ def train(
         progress = {key: resumed[key] for key in ("settings", "pretrain_seconds", "bc_losses", "model_fit")}
         progress["train_seconds_before"] = resumed["seconds"]
         progress["resumed_at_steps"] = [*resumed.get("resumed_at_steps", []), resumed["step"]]
+        progress["curve"] = resumed.get("curve", [])  # checkpoints of the first version kept no curve
         model.learn(
             settings["total_timesteps"] - model.num_timesteps,
-            callback=checkpoint.callback(progress, start),
+            callback=checkpoint.callback(progress, start, args.max_episode_steps),
             log_interval=args.log_interval,
             reset_num_timesteps=False,
         )
@@ -482,10 +510,13 @@ def train(
             "model_fit": fit,
             "train_seconds_before": 0.0,
             "resumed_at_steps": [],
+            "curve": [],
         }
         if learner != "bc":
             model.learn(
-                settings["total_timesteps"], callback=checkpoint.callback(progress, start), log_interval=args.log_interval
+                settings["total_timesteps"],
+                callback=checkpoint.callback(progress, start, args.max_episode_steps),
+                log_interval=args.log_interval,
             )
     record = {
         "settings": settings,
@@ -494,6 +525,7 @@ def train(
         "bc_losses": progress["bc_losses"],
         "model_fit": progress["model_fit"],
         "resumed_at_steps": progress["resumed_at_steps"],
+        "curve": progress["curve"],
         "device": str(model.device),
         "torch_threads": args.threads,
         "versions": versions(),
@@ -598,6 +630,7 @@ def run_one(
         "training": "RAMBO.pretrain_policy only (behaviour cloning)" if learner == "bc" else "RAMBO.pretrain, RAMBO.learn",
         **{key: training[key] for key in ("train_seconds", "pretrain_seconds", "bc_losses", "model_fit", "torch_threads")},
         "resumed_at_steps": training.get("resumed_at_steps", []),
+        "curve": training.get("curve", []),
         "trained_on": training["device"],
         "model_path": repo_relative(args.work_dir / f"rambo_{task.stem}" / f"{learner}_seed{seed}.zip"),
         "evaluated_from_saved_model": loaded,

@@ -95,6 +95,7 @@ def test_rambo_reproduction_smallest(tmp_path, capsys, monkeypatch):
         assert runs[learner]["epochs"] == 1 and runs[learner]["total_timesteps"] == 50  # rambo/smoke: 50 steps an epoch
         assert runs[learner]["model_fit"]["epochs"] >= 1
     assert runs["bc"]["total_timesteps"] == 0 and runs["bc"]["model_fit"] is None
+    assert all(run["curve"] == [] for run in runs.values())  # one epoch: no checkpoint, no curve point
     # one MLE fit per seed: the first learner fits and keeps it, the ablation starts from the same model
     assert runs["rambo-mle"]["model_fit"] == runs["rambo"]["model_fit"]
     assert (work / "rambo_hopper-medium-replay" / "mle_seed0.pt").is_file()
@@ -173,6 +174,9 @@ def test_an_interrupted_training_run_continues_from_its_checkpoint(tmp_path, mon
             th.testing.assert_close(value, b.state_dict()[key], rtol=0, atol=0, msg=key)
     assert runs[1]["nominal"]["returns"] == runs[0]["nominal"]["returns"]
     assert runs[1]["model_fit"] == runs[0]["model_fit"] and runs[1]["bc_losses"] == runs[0]["bc_losses"]
+    # the learning curve: a point at each checkpoint (steps 50 and 100), kept through the interruption
+    assert [step for step, _ in runs[0]["curve"]] == [50, 100] and runs[1]["curve"] == runs[0]["curve"]
+    assert all(np.isfinite(value) for _, value in runs[0]["curve"])
 
 
 def test_missing_or_unsupported_datasets_are_named(tmp_path):

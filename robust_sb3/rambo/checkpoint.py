@@ -129,15 +129,26 @@ class EpochCheckpoint(BaseCallback):
             raise ValueError(f"EpochCheckpoint: every_epochs must be an integer >= 1, got {every_epochs!r}")
         self.path = pathlib.Path(path)
         self.every_epochs = every_epochs
+        self._start_step = 0
+
+    def _on_training_start(self) -> None:
+        self._start_step = self.model.num_timesteps
+
+    def due(self) -> bool:
+        """
+        :return: whether the current step ends an epoch that takes a checkpoint; never at the step ``learn``
+            started from (a resumed run's first step is its checkpoint's)
+        """
+        model = self.model
+        steps = self.every_epochs * model.epoch_length  # type: ignore[attr-defined]
+        return model.num_timesteps > self._start_step and model.num_timesteps % steps == 0
 
     def _on_rollout_start(self) -> None:
         # called before each agent step: after the previous step's update and any adversary phase it completed
-        model = self.model
-        steps = self.every_epochs * model.epoch_length  # type: ignore[attr-defined]
-        if model.num_timesteps > 0 and model.num_timesteps % steps == 0:
-            save_checkpoint(model, self.path)  # type: ignore[arg-type]
+        if self.due():
+            save_checkpoint(self.model, self.path)  # type: ignore[arg-type]
             if self.verbose:
-                print(f"checkpoint at step {model.num_timesteps}: {self.path}")
+                print(f"checkpoint at step {self.model.num_timesteps}: {self.path}")
 
     def _on_step(self) -> bool:
         return True
