@@ -99,6 +99,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.generate_d4rl_datasets import canonical, dataset_summary, git_revision, write_json
+from benchmarks.seed_tests import mean_sd, sample_sd
 
 ROOT = Path(__file__).resolve().parent
 #: The folder holding one ``rambo_<dataset stem>/`` results folder per dataset (committed).
@@ -387,35 +388,51 @@ def save_shared_mle(model: Any, seed: int, task: DatasetTask, args: argparse.Nam
 
 class _RunCheckpoint:
     """
-    The checkpoint of one training run (``<learner>_seed<S>.checkpoint/`` in the work folder, with a
-    ``.checkpoint.json`` beside it: the run's settings, its pretraining record and the training seconds spent up to
-    the checkpoint), so that a run stopped midway (the machine shared, a session's time limit) continues bit for bit
-    where its last checkpoint was, every ``CHECKPOINT_EPOCHS`` epochs (``RAMBO.load_checkpoint``; tested in
-    ``tests/test_rambo.py``).
+    The checkpoint of one training run (``<learner>_seed<S>.checkpoint/`` in the work folder), with the run's record
+    in its metadata (settings, device and torch threads, the pretraining record, the training seconds spent and the
+    learning curve up to the checkpoint), so that a run stopped midway (the machine shared, a session's time limit)
+    continues bit for bit where its last checkpoint was, every ``CHECKPOINT_EPOCHS`` epochs
+    (``RAMBO.load_checkpoint``; tested in ``tests/test_rambo.py``). Checkpoints of the first version kept the record
+    in ``<learner>_seed<S>.checkpoint.json`` beside the folder; it is read when the metadata lack it.
     """
 
-    def __init__(self, folder: Path, learner: str, seed: int, settings: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, learner: str, seed: int, settings: dict[str, Any], args: argparse.Namespace) -> None:
         self.path = folder / f"{learner}_seed{seed}.checkpoint"
-        self.record_path = folder / f"{learner}_seed{seed}.checkpoint.json"
+        self.legacy_record_path = folder / f"{learner}_seed{seed}.checkpoint.json"
         self.settings = settings
+        self.machine = {"device": args.device, "torch_threads": args.threads}
 
     def load(self) -> dict[str, Any] | None:
-        """:return: the record of a complete checkpoint of these settings, else ``None``"""
-        from robust_sb3.rambo.checkpoint import has_checkpoint
+        """
+        :return: the record of a complete checkpoint of these settings, else ``None``
+        :raises SystemExit: a checkpoint of these settings taken on another device or with other torch threads
+            (continuing it would not be bit for bit; delete it or run as it was started)
+        """
+        from robust_sb3.rambo.checkpoint import checkpoint_metadata, has_checkpoint
 
-        if has_checkpoint(self.path) and self.record_path.exists():
-            record = json.loads(self.record_path.read_text())
-            if canonical(record.get("settings")) == self.settings:
-                return record
-        return None
+        if not has_checkpoint(self.path):
+            return None
+        record = checkpoint_metadata(self.path)
+        if "settings" not in record and self.legacy_record_path.exists():
+            record = {**json.loads(self.legacy_record_path.read_text()), **record}
+        if canonical(record.get("settings")) != self.settings:
+            return None
+        machine = {key: record.get(key, value) for key, value in self.machine.items()}
+        if machine != self.machine:
+            raise SystemExit(
+                f"{self.path} was taken with {machine}, this run has {self.machine}: a continuation would not be bit for "
+                "bit; run with those settings or delete the checkpoint"
+            )
+        return record
 
     def callback(self, record: dict[str, Any], start: float, max_episode_steps: int | None) -> Any:
         """
         :return: the SB3 callback that, every ``CHECKPOINT_EPOCHS`` epochs, adds a point to the learning curve
-            (``record["curve"]``: step and nominal return, :func:`curve_point`), then saves the model and the record.
+            (``record["curve"]``: step and nominal return, :func:`curve_point`), then saves the model with the record.
             The point comes first: a resumed run then continues from the state the straight run continued from.
         """
         from robust_sb3.rambo import EpochCheckpoint
+        from robust_sb3.rambo.checkpoint import save_checkpoint
 
         checkpoint = self
 
@@ -423,16 +440,22 @@ class _RunCheckpoint:
             def _on_rollout_start(self) -> None:
                 if self.due():
                     record["curve"].append([self.model.num_timesteps, curve_point(self.model, max_episode_steps)])
-                    super()._on_rollout_start()
                     spent = record["train_seconds_before"] + time.perf_counter() - start
-                    write_json(checkpoint.record_path, {**record, "step": self.model.num_timesteps, "seconds": spent})
+                    metadata = {**record, **checkpoint.machine, "step": self.model.num_timesteps, "seconds": spent}
+                    save_checkpoint(self.model, self.path, metadata)
+                    checkpoint.legacy_record_path.unlink(missing_ok=True)  # superseded by the metadata
 
         return Saving(self.path, every_epochs=CHECKPOINT_EPOCHS)
 
     def remove(self) -> None:
         """Delete the checkpoint (the run finished and its policy is saved)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.record_path.unlink(missing_ok=True)
+        for path in (
+            self.path,
+            self.path.with_name(self.path.name + ".old"),
+            self.path.with_name(self.path.name + ".partial"),
+        ):
+            shutil.rmtree(path, ignore_errors=True)
+        self.legacy_record_path.unlink(missing_ok=True)
 
 
 def curve_point(model: Any, max_episode_steps: int | None) -> float:
@@ -469,11 +492,13 @@ def train(
 
     kwargs = learner_kwargs(learner, task, args)
     start = time.perf_counter()
-    checkpoint = _RunCheckpoint(args.work_dir / f"rambo_{task.stem}", learner, seed, settings)
+    checkpoint = _RunCheckpoint(args.work_dir / f"rambo_{task.stem}", learner, seed, settings, args)
     resumed = None if learner == "bc" else checkpoint.load()
     if resumed is not None:
         print(f"{checkpoint.path}: continuing from step {resumed['step']}", flush=True)
         model = RAMBO.load_checkpoint(checkpoint.path, env=gym.make(EVAL_ENV), device=args.device, verbose=args.verbose)
+        if model.num_timesteps != resumed["step"]:  # a first-version record written apart from its checkpoint
+            raise SystemExit(f"{checkpoint.path}: the model is at step {model.num_timesteps}, its record at {resumed['step']}")
         progress = {key: resumed[key] for key in ("settings", "pretrain_seconds", "bc_losses", "model_fit")}
         progress["train_seconds_before"] = resumed["seconds"]
         progress["resumed_at_steps"] = [*resumed.get("resumed_at_steps", []), resumed["step"]]
@@ -549,6 +574,7 @@ def trained_model(
         record = json.loads(record_path.read_text())
         if canonical(record.get("settings")) == settings:
             print(f"{path}: saved with these settings, evaluating it again", flush=True)
+            _RunCheckpoint(folder, learner, seed, settings, args).remove()  # left if a run stopped right after saving
             return RAMBO.load(path, device=args.device), record, True
     model, record = train(learner, seed, task, settings, args)
     folder.mkdir(parents=True, exist_ok=True)
@@ -556,7 +582,7 @@ def trained_model(
     model.save(tmp)
     tmp.replace(path)
     write_json(record_path, record)
-    _RunCheckpoint(folder, learner, seed, settings).remove()
+    _RunCheckpoint(folder, learner, seed, settings, args).remove()
     return model, record, False
 
 
@@ -650,13 +676,13 @@ def _stat(values: Sequence[float | None]) -> dict[str, float | None]:
     known = np.array([v for v in values if v is not None], dtype=np.float64)
     if known.size == 0:
         return {"mean": None, "std": None}
-    return {"mean": float(known.mean()), "std": float(known.std(ddof=1)) if known.size > 1 else 0.0}
+    return {"mean": float(known.mean()), "std": sample_sd(known)}
 
 
 def _cell(stat: dict[str, float | None], digits: int = 1) -> str:
     if stat["mean"] is None:
         return "-"
-    return f"{stat['mean']:.{digits}f} +- {stat['std']:.{digits}f}"
+    return mean_sd(stat["mean"], stat["std"], digits)
 
 
 def summarize_dataset(task: DatasetTask, out: Path) -> str:

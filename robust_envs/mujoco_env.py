@@ -284,10 +284,10 @@ class RobustMujocoEnv(PerturbableEnv):
     # ---- next-state sampling ------------------------------------------------------------------------
     def _step_rows(self, states: np.ndarray, actions: np.ndarray, vectors: np.ndarray) -> tuple[Any, Any, Any, np.ndarray]:
         """
-        The rows of :meth:`sample_next_states`: the physics in ``mujoco.rollout`` (C, a thread per core for large
-        batches) on private ``MjData``; observation, reward and termination from the same :meth:`_transition`
-        that :meth:`step` uses. The actions keep the caller's dtype for the reward (a float32 action's control
-        cost is computed in float32 by ``step`` too).
+        The rows of :meth:`sample_next_states`: the physics in ``mujoco.rollout`` (C; threads for batches whose
+        estimated work is worth them, see ``_MIN_THREAD_WORK_S``) on private ``MjData``; observation, reward and
+        termination from the same :meth:`_transition` that :meth:`step` uses. The actions keep the caller's dtype
+        for the reward (a float32 action's control cost is computed in float32 by ``step`` too).
         """
         k = vectors.shape[0]
         n = states.shape[0] // k

@@ -365,6 +365,7 @@ class ParamSpace:
         """
         if (
             self._bounds is not None
+            and type(rows) is np.ndarray  # not a subclass: a masked array's .all() skips masked entries
             and rows.dtype == np.float64
             and rows.shape[1:] == self._nominal.shape
             # NaN fails both comparisons, so it takes the row-by-row path and its error

@@ -422,18 +422,19 @@ class _StopAfter(BaseCallback):
         return self.model.num_timesteps < self.steps
 
 
-def test_an_interrupted_run_continues_bit_for_bit_from_its_checkpoint(pendulum_episodes, tmp_path):
+@pytest.mark.parametrize("kwargs", [{}, {"learning_starts": 120}])  # a checkpoint before SAC's first update too
+def test_an_interrupted_run_continues_bit_for_bit_from_its_checkpoint(pendulum_episodes, tmp_path, kwargs):
     from stable_baselines3.common.callbacks import CallbackList
 
     from robust_sb3.rambo import EpochCheckpoint
 
-    model = _smoke(pendulum_episodes, seed=7)
+    model = _smoke(pendulum_episodes, seed=7, **kwargs)
     epoch = model.epoch_length
     total = 4 * epoch
     model.learn(total)
     straight = [_state(model.policy), _state(model.ensemble)]
 
-    interrupted = _smoke(pendulum_episodes, seed=7)
+    interrupted = _smoke(pendulum_episodes, seed=7, **kwargs)
     checkpoint = EpochCheckpoint(tmp_path / "checkpoint", every_epochs=2)
     # killed part-way through epoch 4: the checkpoint of epoch 2 is the last one
     interrupted.learn(total, callback=CallbackList([checkpoint, _StopAfter(3 * epoch + epoch // 2)]))
@@ -457,3 +458,28 @@ def test_checkpoint_bad_inputs(pendulum_episodes, tmp_path):
             EpochCheckpoint(tmp_path, every_epochs=bad)
     with pytest.raises(FileNotFoundError, match="not a RAMBO checkpoint"):
         RAMBO.load_checkpoint(tmp_path / "nothing", env=_env(), dataset=pendulum_episodes)
+    # the callback runs every train_freq steps: a period of 100 steps is never reached in steps of 3
+    model = _smoke(pendulum_episodes, train_freq=3)
+    with pytest.raises(ValueError, match="not a multiple of train_freq=3"):
+        model.learn(150, callback=EpochCheckpoint(tmp_path / "never", every_epochs=2))
+
+
+def test_a_checkpoint_interrupted_between_its_renames_is_found_as_the_previous_one(pendulum_episodes, tmp_path):
+    from robust_sb3.rambo.checkpoint import checkpoint_folder, checkpoint_metadata
+
+    model = _smoke(pendulum_episodes)
+    model.learn(50)
+    model.save_checkpoint(tmp_path / "run", metadata={"note": "first"})
+    assert checkpoint_metadata(tmp_path / "run") == {"num_timesteps": 50, "note": "first"}
+    (tmp_path / "run").rename(tmp_path / "run.old")  # as save_checkpoint leaves it between its two renames
+    assert checkpoint_folder(tmp_path / "run") == tmp_path / "run.old"
+    resumed = RAMBO.load_checkpoint(tmp_path / "run", env=_env(), dataset=pendulum_episodes)
+    assert resumed.num_timesteps == 50
+    # a rejected pool changes nothing
+    from stable_baselines3.common.save_util import save_to_pkl
+
+    save_to_pkl(tmp_path / "foreign.pkl", [1, 2, 3])
+    pool = resumed.replay_buffer
+    with pytest.raises(ValueError, match="not RAMBO's MixedReplayBuffer"):
+        resumed.load_replay_buffer(tmp_path / "foreign.pkl")
+    assert resumed.replay_buffer is pool

@@ -160,7 +160,10 @@ def test_an_interrupted_training_run_continues_from_its_checkpoint(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         rambo_reproduction.main(argv("interrupted"))
     work = tmp_path / "interrupted" / "work" / "rambo_hopper-medium-replay"
-    assert json.loads((work / "rambo_seed0.checkpoint.json").read_text())["step"] == 100
+    from robust_sb3.rambo.checkpoint import checkpoint_metadata
+
+    saved = checkpoint_metadata(work / "rambo_seed0.checkpoint")
+    assert saved["step"] == saved["num_timesteps"] == 100 and saved["device"] == "cpu" and saved["torch_threads"] == 1
     monkeypatch.setattr(rambo_reproduction._RunCheckpoint, "callback", original)
     rambo_reproduction.main(argv("interrupted"))
 

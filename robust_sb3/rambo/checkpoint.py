@@ -18,11 +18,13 @@ pending).
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import pickle
 import random
 import shutil
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,13 +34,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 if TYPE_CHECKING:
     from robust_sb3.rambo.rambo import RAMBO
 
-_MODEL, _POOL, _RANDOM = "model.zip", "pool.pkl", "random.pkl"
+_MODEL, _POOL, _RANDOM, _METADATA = "model.zip", "pool.pkl", "random.pkl", "metadata.json"
 
 
-def _random_states() -> dict[str, Any]:
+def _random_states(device: th.device) -> dict[str, Any]:
     # numpy's legacy global state on purpose: it is what third-party code that calls np.random.* draws from
     numpy_state = np.random.get_state()  # noqa: NPY002
     states: dict[str, Any] = {"torch": th.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
+    states["device"] = device.type  # CPU and CUDA draw different numbers: a resume on the other is not exact
     if th.cuda.is_available() and th.cuda.is_initialized():
         states["cuda"] = th.cuda.get_rng_state_all()
     return states
@@ -52,14 +55,18 @@ def _set_random_states(states: dict[str, Any]) -> None:
         th.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_checkpoint(model: RAMBO, path: str | os.PathLike[str]) -> pathlib.Path:
+def save_checkpoint(model: RAMBO, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> pathlib.Path:
     """
     Write everything a continuation of ``model.learn`` needs into the folder ``path``: the model (``model.zip``),
-    its pool (``pool.pkl``) and the global random states (``random.pkl``). The files are written to a sibling
-    folder and moved into place, so an interruption while saving leaves the previous checkpoint whole.
+    its pool (``pool.pkl``), the global random states (``random.pkl``) and the caller's ``metadata``
+    (``metadata.json``). The files are written to ``<path>.partial`` and moved into place; the previous checkpoint
+    stays as ``<path>.old`` until the new one is in place, and :func:`checkpoint_folder` finds it if an interruption
+    falls between the two renames.
 
     :param model: the model, between two agent steps of ``learn`` (see :class:`EpochCheckpoint`) or after it
     :param path: the checkpoint folder (replaced)
+    :param metadata: JSON-serialisable values saved with the checkpoint, in the same folder (so they can never
+        describe another checkpoint than the one beside them); :func:`checkpoint_metadata` reads them
     :return: the folder
     """
     folder = pathlib.Path(path)
@@ -69,7 +76,9 @@ def save_checkpoint(model: RAMBO, path: str | os.PathLike[str]) -> pathlib.Path:
     model.save(partial / _MODEL)
     model.save_replay_buffer(partial / _POOL)
     with open(partial / _RANDOM, "wb") as file:
-        pickle.dump(_random_states(), file)
+        pickle.dump(_random_states(model.device), file)
+    with open(partial / _METADATA, "w") as file:
+        json.dump({"num_timesteps": model.num_timesteps, **(metadata or {})}, file)
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -79,10 +88,47 @@ def save_checkpoint(model: RAMBO, path: str | os.PathLike[str]) -> pathlib.Path:
     return folder
 
 
-def has_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """:return: whether ``path`` holds a complete checkpoint of :func:`save_checkpoint`."""
-    folder = pathlib.Path(path)
+def _complete(folder: pathlib.Path) -> bool:
+    # metadata.json is not required: the first checkpoints of this module (session 7) had none
     return all((folder / name).is_file() for name in (_MODEL, _POOL, _RANDOM))
+
+
+def checkpoint_folder(path: str | os.PathLike[str]) -> pathlib.Path | None:
+    """
+    :return: the complete checkpoint at ``path``, or the previous one (``<path>.old``) where an interruption fell
+        between :func:`save_checkpoint`'s two renames, or ``None``
+    """
+    folder = pathlib.Path(path)
+    old = folder.with_name(folder.name + ".old")
+    if _complete(folder):
+        return folder
+    if not folder.exists() and _complete(old):
+        return old
+    return None
+
+
+def has_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """:return: whether ``path`` holds a complete checkpoint of :func:`save_checkpoint` (see :func:`checkpoint_folder`)."""
+    return checkpoint_folder(path) is not None
+
+
+def checkpoint_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """
+    :return: the ``metadata`` saved with the checkpoint at ``path``, with its ``num_timesteps`` (empty for a
+        checkpoint written without them)
+    :raises FileNotFoundError: ``path`` is not a complete checkpoint
+    """
+    folder = _require(path)
+    if not (folder / _METADATA).is_file():
+        return {}
+    return json.loads((folder / _METADATA).read_text())
+
+
+def _require(path: str | os.PathLike[str]) -> pathlib.Path:
+    folder = checkpoint_folder(path)
+    if folder is None:
+        raise FileNotFoundError(f"{path} is not a RAMBO checkpoint: it needs {_MODEL}, {_POOL}, {_RANDOM} and {_METADATA}")
+    return folder
 
 
 def load_checkpoint(
@@ -100,16 +146,21 @@ def load_checkpoint(
     :return: the model; continue with ``learn(total - model.num_timesteps, reset_num_timesteps=False)``
     :raises FileNotFoundError: ``path`` is not a complete checkpoint
     """
-    folder = pathlib.Path(path)
-    if not has_checkpoint(folder):
-        raise FileNotFoundError(f"{folder} is not a RAMBO checkpoint: it needs {_MODEL}, {_POOL} and {_RANDOM}")
+    folder = _require(path)
+    with open(folder / _RANDOM, "rb") as file:
+        states = pickle.load(file)
     model = cls.load(folder / _MODEL, env=env, **load_kwargs)
+    if states.get("device", model.device.type) != model.device.type:
+        warnings.warn(
+            f"{path} was saved on {states['device']} and is loaded on {model.device.type}: the run continues, but not "
+            "bit for bit (the devices draw different random numbers)",
+            stacklevel=2,
+        )
     if dataset is not None:
         model.set_dataset(dataset)
     model._require_data()
     model.load_replay_buffer(folder / _POOL)
-    with open(folder / _RANDOM, "rb") as file:
-        _set_random_states(pickle.load(file))
+    _set_random_states(states)
     return model
 
 
@@ -133,6 +184,13 @@ class EpochCheckpoint(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._start_step = self.model.num_timesteps
+        # the callback runs only at multiples of train_freq: a period between them would never be due
+        period, freq = self.every_epochs * self.model.epoch_length, self.model.train_freq.frequency  # type: ignore[attr-defined]
+        if period % freq:
+            raise ValueError(
+                f"EpochCheckpoint: {self.every_epochs} epochs of {self.model.epoch_length} steps ({period}) is not a "  # type: ignore[attr-defined]
+                f"multiple of train_freq={freq}, so no checkpoint would ever be taken; choose every_epochs accordingly"
+            )
 
     def due(self) -> bool:
         """
@@ -154,4 +212,11 @@ class EpochCheckpoint(BaseCallback):
         return True
 
 
-__all__ = ["EpochCheckpoint", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "EpochCheckpoint",
+    "checkpoint_folder",
+    "checkpoint_metadata",
+    "has_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]

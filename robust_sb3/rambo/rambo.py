@@ -43,6 +43,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.save_util import load_from_pkl
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, RolloutReturn, Schedule, TrainFreq, TrainFrequencyUnit
 from stable_baselines3.common.utils import FloatSchedule, update_learning_rate
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -656,7 +657,10 @@ class RAMBO(CheckedLoadMixin, SAC):
         )
         self._require_data()
         self.pretrain()
-        self._adversary_epochs = self.num_timesteps // self.epoch_length
+        if reset_num_timesteps:
+            self._adversary_epochs = 0
+        # else the saved count stands: before learning_starts no adversary phase has run yet, and the first train()
+        # catches up on every epoch it missed, so the count can lag num_timesteps // epoch_length
         if self.real_ratio < 1.0 and self.replay_buffer.n_model == 0 and self.num_timesteps % self.rollout_freq != 0:
             self.generate_rollouts()
         return total_timesteps, callback
@@ -762,27 +766,31 @@ class RAMBO(CheckedLoadMixin, SAC):
 
     def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
         """
-        SB3's ``load_replay_buffer`` for the model pool, then the dataset put back beside it (a saved pool holds the
-        model transitions only).
+        SB3's ``load_replay_buffer`` for the model pool (a ``MixedReplayBuffer``, checked before the model changes),
+        then the dataset put back beside it (a saved pool holds the model transitions only).
 
         :param path: the pickled pool (``save_replay_buffer``)
         :param truncate_last_traj: SB3's argument (no effect: the pool has no episodes)
         """
-        super().load_replay_buffer(path, truncate_last_traj)
-        if not isinstance(self.replay_buffer, MixedReplayBuffer):
-            raise ValueError(f"{OWNER}: {path} holds a {type(self.replay_buffer).__name__}, not RAMBO's MixedReplayBuffer")
+        loaded = load_from_pkl(path, self.verbose)
+        if not isinstance(loaded, MixedReplayBuffer):  # checked before anything changes: a rejected call changes nothing
+            raise ValueError(f"{OWNER}: {path} holds a {type(loaded).__name__}, not RAMBO's MixedReplayBuffer")
+        self.replay_buffer = loaded
+        self.replay_buffer.device = self.device  # as SB3's load_replay_buffer does (its GH#1561)
         if self._offline is not None:
             self._load_real_data(self._offline)
 
-    def save_checkpoint(self, path: str | pathlib.Path) -> pathlib.Path:
+    def save_checkpoint(self, path: str | pathlib.Path, metadata: dict[str, Any] | None = None) -> pathlib.Path:
         """
         Save what ``learn`` needs to continue this run bit for bit (:func:`~robust_sb3.rambo.checkpoint.save_checkpoint`:
         the model, its pool, the global random states) into the folder ``path``.
 
         :param path: the checkpoint folder (replaced)
+        :param metadata: JSON-serialisable values kept with the checkpoint
+            (:func:`~robust_sb3.rambo.checkpoint.checkpoint_metadata`)
         :return: the folder
         """
-        return save_checkpoint(self, path)
+        return save_checkpoint(self, path, metadata)
 
     @classmethod
     def load_checkpoint(
