@@ -432,20 +432,13 @@ class _RunCheckpoint:
             The point comes first: a resumed run then continues from the state the straight run continued from.
         """
         from robust_sb3.rambo import EpochCheckpoint
-        from robust_sb3.rambo.checkpoint import save_checkpoint
 
-        checkpoint = self
+        def metadata(model: Any) -> dict[str, Any]:
+            record["curve"].append([model.num_timesteps, curve_point(model, max_episode_steps)])
+            spent = record["train_seconds_before"] + time.perf_counter() - start
+            return {**record, **self.machine, "step": model.num_timesteps, "seconds": spent}
 
-        class Saving(EpochCheckpoint):
-            def _on_rollout_start(self) -> None:
-                if self.due():
-                    record["curve"].append([self.model.num_timesteps, curve_point(self.model, max_episode_steps)])
-                    spent = record["train_seconds_before"] + time.perf_counter() - start
-                    metadata = {**record, **checkpoint.machine, "step": self.model.num_timesteps, "seconds": spent}
-                    save_checkpoint(self.model, self.path, metadata)
-                    checkpoint.legacy_record_path.unlink(missing_ok=True)  # superseded by the metadata
-
-        return Saving(self.path, every_epochs=CHECKPOINT_EPOCHS)
+        return EpochCheckpoint(self.path, every_epochs=CHECKPOINT_EPOCHS, metadata=metadata)
 
     def remove(self) -> None:
         """Delete the checkpoint (the run finished and its policy is saved)."""

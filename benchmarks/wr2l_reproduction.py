@@ -290,12 +290,16 @@ def run_one(task: str, algo: str, seed: int, timesteps: int) -> dict[str, Any]:
     return record
 
 
+def _runs_by_algo(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """:return: the result files of ``out`` by algorithm, in the order each first appears (files sorted by name)"""
+    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*_seed*.json"))]
+    return {algo: [run for run in runs if run["algo"] == algo] for algo in dict.fromkeys(run["algo"] for run in runs)}
+
+
 def summarize(out: Path) -> str:
     """:return: a Markdown table of every finished run, per algorithm: mean, 10%-worst and worst cell across seeds"""
-    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
     lines = ["| algorithm | seeds | sweep mean | 10%-worst | worst cell |", "|---|---|---|---|---|"]
-    for algo in dict.fromkeys(run["algo"] for run in runs):
-        mine = [run for run in runs if run["algo"] == algo]
+    for algo, mine in _runs_by_algo(out).items():
 
         def stat(key: str, mine: list[dict[str, Any]] = mine) -> str:
             values = [run[key] for run in mine]
@@ -318,12 +322,9 @@ def plot_sweep(out: Path, figure: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
-    algos = list(dict.fromkeys(run["algo"] for run in runs))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.axvspan(0.3, 0.9, color="0.9", label="WR2L's ball (+-50% of 0.6 m)")
-    for index, algo in enumerate(algos):
-        mine = [run for run in runs if run["algo"] == algo]
+    for index, (algo, mine) in enumerate(_runs_by_algo(out).items()):
         lengths = [cell["pole_length"] for cell in mine[0]["eval"]["cells"]]
         curves = np.array([[np.mean(cell) for cell in run["eval"]["returns"]] for run in mine])
         color = f"C{index}"
@@ -339,11 +340,6 @@ def plot_sweep(out: Path, figure: Path) -> Path:
     fig.savefig(figure, dpi=110)
     plt.close(fig)
     return figure
-
-
-def _runs_by_algo(out: Path) -> dict[str, list[dict[str, Any]]]:
-    runs = [json.loads(path.read_text()) for path in sorted(out.glob("*_seed*.json"))]
-    return {algo: [run for run in runs if run["algo"] == algo] for algo in dict.fromkeys(run["algo"] for run in runs)}
 
 
 def plot_heatmaps(out: Path, figure: Path) -> Path:

@@ -25,6 +25,7 @@ import pickle
 import random
 import shutil
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -171,15 +172,25 @@ class EpochCheckpoint(BaseCallback):
 
     :param path: the checkpoint folder (each checkpoint replaces the previous one)
     :param every_epochs: epochs between checkpoints
+    :param metadata: called with the model just before each checkpoint; what it returns is saved with it
+        (:func:`save_checkpoint`'s ``metadata``). It may evaluate the policy (deterministic actions draw no random
+        numbers) but must not change the model.
     :param verbose: 1 prints each checkpoint
     """
 
-    def __init__(self, path: str | os.PathLike[str], every_epochs: int = 10, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        every_epochs: int = 10,
+        metadata: Callable[[Any], dict[str, Any]] | None = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(verbose)
         if isinstance(every_epochs, bool) or not isinstance(every_epochs, int) or every_epochs < 1:
             raise ValueError(f"EpochCheckpoint: every_epochs must be an integer >= 1, got {every_epochs!r}")
         self.path = pathlib.Path(path)
         self.every_epochs = every_epochs
+        self.metadata = metadata
         self._start_step = 0
 
     def _on_training_start(self) -> None:
@@ -204,7 +215,8 @@ class EpochCheckpoint(BaseCallback):
     def _on_rollout_start(self) -> None:
         # called before each agent step: after the previous step's update and any adversary phase it completed
         if self.due():
-            save_checkpoint(self.model, self.path)  # type: ignore[arg-type]
+            metadata = self.metadata(self.model) if self.metadata is not None else None
+            save_checkpoint(self.model, self.path, metadata)  # type: ignore[arg-type]
             if self.verbose:
                 print(f"checkpoint at step {self.model.num_timesteps}: {self.path}")
 
