@@ -58,7 +58,12 @@ and budget as ``hopper2d``; the test systems: 1,000 draws uniform in +-50% of no
 2024), one episode each (A12's "our test set": the paper states none).
 
 One JSON per (task, algorithm, seed) in ``benchmarks/results/wr2l_<task>/`` (``wr2l_1d`` for ip1d); existing files
-are skipped (resumable). ``--ray-address`` runs each missing (algorithm, seed) as a Ray task (one CPU each) on a
+are skipped (resumable). The Hopper tasks also keep each trained policy (SB3's ``policy.save``, about 50 kB) in
+``policies/<algo>_seed<S>.zip`` beside the results, committed with them. ``hopper11d``'s ``ppo`` and ``wr2l-2d`` are
+the same training as ``hopper2d``'s ``ppo`` and ``wr2l-large`` (same env, settings, budget and seed: checked key by
+key, :data:`REUSED`): where ``hopper2d`` kept that policy, ``hopper11d`` evaluates it on its 1,000 systems instead of
+training it again, and its record says so (``reused_from``, with the training record's figures copied).
+``--ray-address`` runs each missing (algorithm, seed) as a Ray task (one CPU each) on a
 cluster, or with ``local`` on a new Ray instance on this machine, writing the same files as the runs finish
 (``benchmarks/ray_runs.py``); without it the runs go one after another in this process.
 
@@ -139,6 +144,60 @@ TASKS: dict[str, dict[str, Any]] = {
         "out": Path("benchmarks/results/wr2l_hopper11d"),
     },
 }
+
+
+#: ``(task, algo) -> (task, algo)``: a learner whose training is identical to another task's (see the docstring)
+REUSED: dict[tuple[str, str], tuple[str, str]] = {
+    ("hopper11d", "ppo"): ("hopper2d", "ppo"),
+    ("hopper11d", "wr2l-2d"): ("hopper2d", "wr2l-large"),
+}
+#: the tasks whose trained policies are kept (``policies/`` beside the results)
+KEEPS_POLICIES = ("hopper2d", "hopper11d")
+#: the record keys that describe a training (copied from the record of a reused policy)
+TRAINING_KEYS = (
+    "timesteps", "train_seconds", "wr2l", "epsilon", "hessian", "worst_params", "phase1_env_steps", "phase1_seconds",
+    "model_steps", "clipped_steps", "phi_history",
+)  # fmt: skip
+
+
+def policy_path(out: Path, algo: str, seed: int) -> Path:
+    """:return: where the policy of ``(algo, seed)`` is kept, beside the results folder ``out``'s records"""
+    return out / "policies" / f"{algo}_seed{seed}.zip"
+
+
+def training_settings(task: str, algo: str) -> dict[str, Any]:
+    """:return: everything that decides the training of ``algo`` in ``task`` (besides the seed and budget)"""
+    config = TASKS[task]
+    settings: dict[str, Any] = {
+        "env_id": config["env_id"],
+        "env_kwargs": config["env_kwargs"],
+        "n_envs": config["n_envs"],
+        "ppo": config["ppo"],
+    }
+    if algo in config["wr2l"]:
+        settings["wr2l"] = {"parameterisation": config["parameterisation"], **config["wr2l"][algo]}
+    return settings
+
+
+def reusable_policy(task: str, algo: str, seed: int, timesteps: int) -> tuple[Path, dict[str, Any]] | None:
+    """
+    :return: the kept policy and training record of the identical training in another task (:data:`REUSED`), or
+        ``None`` where there is none (not identical, not run, or its policy not kept)
+    :raises ValueError: :data:`REUSED` names two trainings whose settings differ (a mistake in this script)
+    """
+    if (task, algo) not in REUSED:
+        return None
+    other_task, other_algo = REUSED[(task, algo)]
+    if training_settings(task, algo) != training_settings(other_task, other_algo):
+        raise ValueError(f"{task}/{algo} and {other_task}/{other_algo} are not the same training; fix REUSED")
+    out = TASKS[other_task]["out"]
+    record_path, path = out / f"{other_algo}_seed{seed}.json", policy_path(out, other_algo, seed)
+    if not (record_path.exists() and path.exists()):
+        return None
+    record = json.loads(record_path.read_text())
+    if record["timesteps"] != timesteps:
+        return None
+    return path, record
 
 
 def test_cells(task: str) -> Any:
@@ -239,19 +298,30 @@ def _phi_history_callback(history: list[dict[str, float]]) -> Any:
     return PhiHistory()
 
 
-def run_one(task: str, algo: str, seed: int, timesteps: int) -> dict[str, Any]:
-    """Train, evaluate over the test grid, return the JSON record."""
+def run_one(task: str, algo: str, seed: int, timesteps: int, keep_policy: str | None = None) -> dict[str, Any]:
+    """
+    Train (or reuse an identical training's policy, :func:`reusable_policy`), evaluate over the test cells, return
+    the JSON record.
+
+    :param keep_policy: where to save the trained policy (``policy.save``); ``None``: not kept
+    """
     import torch as th
 
     from robust_envs.evaluation import evaluate_robustness
 
     th.set_num_threads(1)
     config = TASKS[task]
+    reused = reusable_policy(task, algo, seed, timesteps)
+    if reused is not None:
+        return _evaluate_reused(task, algo, seed, *reused, keep_policy=keep_policy)
     model = make_model(task, algo, seed)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     model.learn(timesteps, callback=_phi_history_callback(history) if algo in config["wr2l"] else None)
     train_seconds = time.perf_counter() - start
+    if keep_policy is not None:
+        Path(keep_policy).parent.mkdir(parents=True, exist_ok=True)
+        model.policy.save(keep_policy)
     report = evaluate_robustness(
         model,
         config["env_id"],
@@ -287,6 +357,48 @@ def run_one(task: str, algo: str, seed: int, timesteps: int) -> dict[str, Any]:
             clipped_steps=model.clipped_steps,
             phi_history=history,
         )
+    return record
+
+
+def _evaluate_reused(
+    task: str, algo: str, seed: int, path: Path, training: dict[str, Any], keep_policy: str | None
+) -> dict[str, Any]:
+    """:return: the record of ``(task, algo, seed)`` for the kept policy ``path`` of an identical training"""
+    import shutil
+
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from robust_envs.evaluation import evaluate_robustness
+
+    config = TASKS[task]
+    policy = ActorCriticPolicy.load(str(path), device="cpu")
+    report = evaluate_robustness(
+        policy,
+        config["env_id"],
+        test_cells(task),
+        n_episodes=1 if config["grid"] == "systems" else EVAL_EPISODES,
+        seed=EVAL_SEED,
+        env_kwargs=config["env_kwargs"],
+    )
+    if keep_policy is not None:
+        Path(keep_policy).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, keep_policy)
+    other_task, other_algo = REUSED[(task, algo)]
+    record: dict[str, Any] = {
+        "task": task,
+        "algo": algo,
+        "seed": seed,
+        "env_id": config["env_id"],
+        "env_kwargs": config["env_kwargs"],
+        "ppo": config["ppo"],
+        "n_envs": config["n_envs"],
+        "reused_from": {"task": other_task, "algo": other_algo, "seed": seed, "policy": path.as_posix()},
+        **{key: training[key] for key in TRAINING_KEYS if key in training},
+        "eval": report.to_dict(),
+        "mean": report.mean,
+        "worst10": report.cvar(0.1),
+        "worst": report.worst,
+    }
     return record
 
 
@@ -425,6 +537,11 @@ def describe(path: Path, record: dict[str, Any]) -> str:
     )
 
 
+def _kept_policy(args: argparse.Namespace, algo: str, seed: int) -> str | None:
+    """:return: where the run keeps its policy (the Hopper tasks), as a string (a Ray task's argument)"""
+    return policy_path(args.out, algo, seed).as_posix() if args.task in KEEPS_POLICIES else None
+
+
 def main() -> None:
     """Train and evaluate the runs that have no result file yet, or summarise them."""
     from benchmarks.ray_runs import add_ray_address_argument, parse_with_ray_address
@@ -462,6 +579,8 @@ def main() -> None:
                     print(f"skip {path} (exists)", flush=True)
                     continue
                 kwargs = {"task": args.task, "algo": algo, "seed": seed, "timesteps": args.timesteps}
+                if args.task in KEEPS_POLICIES:
+                    kwargs["keep_policy"] = _kept_policy(args, algo, seed)
                 jobs.append((path, "benchmarks.wr2l_reproduction", "run_one", kwargs))
         ray_runs.run_on_ray(jobs, args.ray_address, describe)
         return
@@ -471,7 +590,7 @@ def main() -> None:
             if path.exists():
                 print(f"skip {path} (exists)", flush=True)
                 continue
-            record = run_one(args.task, algo, seed, args.timesteps)
+            record = run_one(args.task, algo, seed, args.timesteps, keep_policy=_kept_policy(args, algo, seed))
             path.write_text(json.dumps(record))
             print(describe(path, record), flush=True)
 

@@ -359,6 +359,16 @@ def test_wr2l_script_submits_one_task_per_missing_algorithm_and_seed(monkeypatch
     assert runs[0][3] == {"task": "ip1d", "algo": "wr2l", "seed": 0, "timesteps": 300_000}
 
 
+def test_wr2l_script_s_hopper_tasks_keep_each_policy_beside_the_results(monkeypatch, tmp_path):
+    from benchmarks import wr2l_reproduction
+
+    argv = ["--task", "hopper2d", "--algos", "ppo", "--seeds", "3", "--out", str(tmp_path), "--ray-address", "auto"]
+    [(runs, _)] = _submitted(monkeypatch, wr2l_reproduction, argv)
+    [(path, _, _, kwargs)] = runs
+    assert path == tmp_path / "ppo_seed3.json"
+    assert kwargs["keep_policy"] == (tmp_path / "policies" / "ppo_seed3.zip").as_posix()
+
+
 def test_mrpo_script_submits_one_task_per_missing_algorithm_and_seed(monkeypatch, tmp_path):
     from benchmarks import mrpo_reproduction
 
