@@ -75,7 +75,7 @@ import pickle
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ import numpy as np
 import robust_envs
 import robust_envs.datasets as rd
 from robust_envs.datasets.d4rl import d4rl_name, d4rl_reference_metadata
+from robust_envs.datasets.episodes import episodes_checksum
 from robust_envs.datasets.storage import METADATA_KEY, dataset_path
 
 ROOT = Path(__file__).resolve().parent
@@ -223,31 +224,6 @@ def parse_params(text: str | None) -> Any:
 
 
 # ---------------------------------------------------------------- checksums and dataset summaries
-
-
-def _hash_array(digest: Any, name: str, array: Any) -> None:
-    array = np.ascontiguousarray(np.asarray(array))
-    # name, dtype and shape first: the same bytes under another layout must not hash alike
-    digest.update(f"{name}|{array.dtype.str}|{array.shape};".encode())
-    digest.update(array.tobytes())
-
-
-def episodes_checksum(episodes: Iterable[Any]) -> str:
-    """
-    SHA-256 over every episode's arrays, in order: observations, actions, rewards, terminations, truncations and the
-    ``infos`` arrays (by key). Works on :class:`robust_envs.datasets.Episode` and on Minari's ``EpisodeData``.
-
-    :param episodes: the episodes, in dataset order
-    :return: the hex digest
-    """
-    digest = hashlib.sha256()
-    for episode in episodes:
-        for name in ("observations", "actions", "rewards", "terminations", "truncations"):
-            _hash_array(digest, name, getattr(episode, name))
-        infos = episode.infos or {}
-        for key in sorted(infos):
-            _hash_array(digest, f"infos/{key}", infos[key])
-    return digest.hexdigest()
 
 
 def dataset_summary(dataset_id: str, env_id: str) -> dict[str, Any]:

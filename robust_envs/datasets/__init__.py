@@ -7,6 +7,8 @@ One module per job:
 - :mod:`~robust_envs.datasets.episodes`: :class:`Episode` / :class:`Episodes`, complete episodes in Minari's layout;
 - :mod:`~robust_envs.datasets.recorder`: :class:`EpisodeRecorder`, a wrapper keeping every complete episode an env
   runs (a training run's replay, D4RL's medium-replay);
+- :mod:`~robust_envs.datasets.replay`: :func:`save_actions` / :func:`replay_actions`, episodes kept as their starts and
+  actions (a fiftieth of the size) and re-created exactly, checked by :func:`episodes_checksum`;
 - :mod:`~robust_envs.datasets.collect`: :func:`collect` (a policy under fixed parameters or domain randomisation),
   :func:`reference_return`, :class:`UniformRandomPolicy`;
 - :mod:`~robust_envs.datasets.levels`: D4RL's levels (:data:`LEVELS`), :func:`make_level`,
@@ -34,9 +36,10 @@ from __future__ import annotations
 
 from robust_envs.datasets.collect import UniformRandomPolicy, collect, episode_seed, make_env, reference_return
 from robust_envs.datasets.d4rl import D4RL_REFERENCE_SCORES, d4rl_normalized_score, from_d4rl_hdf5, read_d4rl_hdf5
-from robust_envs.datasets.episodes import PARAMS_KEY, STATE_KEY, Episode, Episodes
+from robust_envs.datasets.episodes import PARAMS_KEY, STATE_KEY, Episode, Episodes, episodes_checksum
 from robust_envs.datasets.levels import LEVELS, make_level, select_medium_checkpoint
 from robust_envs.datasets.recorder import EpisodeRecorder
+from robust_envs.datasets.replay import replay_actions, save_actions
 from robust_envs.datasets.storage import METADATA_KEY, create_dataset, datasets_root, list_datasets, load
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "d4rl_normalized_score",
     "datasets_root",
     "episode_seed",
+    "episodes_checksum",
     "from_d4rl_hdf5",
     "list_datasets",
     "load",
@@ -61,5 +65,7 @@ __all__ = [
     "make_level",
     "read_d4rl_hdf5",
     "reference_return",
+    "replay_actions",
+    "save_actions",
     "select_medium_checkpoint",
 ]

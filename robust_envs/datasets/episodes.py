@@ -12,7 +12,8 @@ Nothing here needs Minari; :meth:`Episode.to_buffer` builds Minari's ``EpisodeBu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,3 +185,28 @@ class Episodes(Sequence[Episode]):
         parts = [*self.provenance.get("concatenated", [self.provenance])]
         parts += [*other.provenance.get("concatenated", [other.provenance])]
         return Episodes(self.env_spec, self.episodes + other.episodes, {"concatenated": parts})
+
+
+def _hash_array(digest: Any, name: str, array: Any) -> None:
+    array = np.ascontiguousarray(np.asarray(array))
+    # name, dtype and shape first: the same bytes under another layout must not hash alike
+    digest.update(f"{name}|{array.dtype.str}|{array.shape};".encode())
+    digest.update(array.tobytes())
+
+
+def episodes_checksum(episodes: Iterable[Any]) -> str:
+    """
+    SHA-256 over every episode's arrays, in order: observations, actions, rewards, terminations, truncations and the
+    ``infos`` arrays (by key). Works on :class:`Episode` and on Minari's ``EpisodeData`` (a dataset as loaded back).
+
+    :param episodes: the episodes, in dataset order
+    :return: the hex digest
+    """
+    digest = hashlib.sha256()
+    for episode in episodes:
+        for name in ("observations", "actions", "rewards", "terminations", "truncations"):
+            _hash_array(digest, name, getattr(episode, name))
+        infos = episode.infos or {}
+        for key in sorted(infos):
+            _hash_array(digest, f"infos/{key}", infos[key])
+    return digest.hexdigest()
