@@ -13,10 +13,11 @@ Learners, each at seeds 0, 1, 2 (``--seeds``) on each dataset (``--dataset-ids``
   ``epoch_length`` (1000) SAC steps, i.e. ``learn(total_timesteps=200 * 1000)`` as the preset says;
 - ``rambo-mle``: the same with ``adversarial_weight=0`` (``lambda = 0``: the adversary is off, MBPO-style SAC on the
   MLE ensemble with the BC warm start; the paper's ablation). Same seed, same MLE ensemble and warm start as
-  ``rambo``: the seed's first learner fits the ensemble and keeps it (``results/rambo/.../mle_seed<S>.pt``, keyed by
-  the seed, the dataset's checksum and the fit settings), the other starts from it (a fit on 100-200k transitions
-  takes about half an hour here); lambda reaches the policy only through the model data of the epochs after the
-  first adversary phase, so with ``--epochs 1`` the two give the same policy;
+  ``rambo``: the seed's first learner fits the ensemble and keeps it (``mle/mle_seed<S>.pt`` in the results folder,
+  committed with the results: about 4 MB, keyed by the seed, the dataset's checksum and the fit settings), the other
+  starts from it, perhaps in a later session (a fit on 100-200k transitions takes 30-55 minutes here); lambda reaches
+  the policy only through the model data of the epochs after the first adversary phase, so with ``--epochs 1`` the
+  two give the same policy;
 - ``bc``: behaviour cloning only: the same RAMBO construction, then only :meth:`RAMBO.pretrain_policy`, RAMBO's own
   warm start (``bc_epochs`` 50, Adam 1e-4, batches of 256, ``-log pi(a|s)``, actions clipped to +-0.999), no model
   fit, no SAC; the policy RAMBO's SAC starts from.
@@ -71,8 +72,9 @@ Run::
     python -m benchmarks.rambo_reproduction --summarize
     python -m benchmarks.rambo_reproduction --device cuda                        # where a GPU is available
 
-The datasets must exist first (``nice -n 10 python -m benchmarks.generate_d4rl_datasets``, under Minari's data path,
-``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``).
+The datasets must exist first, under Minari's data path (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``):
+``python -m benchmarks.restore_datasets`` re-creates the kept ones in seconds (``benchmarks/data/datasets/``, checked
+against their SHA-256), ``nice -n 10 python -m benchmarks.generate_d4rl_datasets`` makes them from scratch (hours).
 
 **Expected cost** (an estimate, not timed end to end): ``rambo/cpu``'s docstring measured, per epoch on this loaded
 2-core machine with one torch thread, SAC 15 s, 250 adversarial steps 12 s, rollouts 0.4 s, so about 1.5 h for 200
@@ -352,7 +354,7 @@ def mle_settings(seed: int, task: DatasetTask, args: argparse.Namespace) -> dict
 
 
 def _mle_paths(seed: int, task: DatasetTask, args: argparse.Namespace) -> tuple[Path, Path]:
-    folder = args.work_dir / f"rambo_{task.stem}"
+    folder = task.results(args.out) / "mle"
     return folder / f"mle_seed{seed}.pt", folder / f"mle_seed{seed}.json"
 
 

@@ -98,7 +98,7 @@ def test_rambo_reproduction_smallest(tmp_path, capsys, monkeypatch):
     assert all(run["curve"] == [] for run in runs.values())  # one epoch: no checkpoint, no curve point
     # one MLE fit per seed: the first learner fits and keeps it, the ablation starts from the same model
     assert runs["rambo-mle"]["model_fit"] == runs["rambo"]["model_fit"]
-    assert (work / "rambo_hopper-medium-replay" / "mle_seed0.pt").is_file()
+    assert (folder / "mle" / "mle_seed0.pt").is_file() and (folder / "mle" / "mle_seed0.json").is_file()  # committed
     assert runs["bc"]["rollout_length"] is None and runs["bc"]["adversarial_weight"] is None
     # the same seed's warm start: BC alone clones as RAMBO's SAC starts from
     assert runs["bc"]["bc_losses"] == pytest.approx(runs["rambo"]["bc_losses"])
