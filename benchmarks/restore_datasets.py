@@ -2,11 +2,11 @@
 Keep generated datasets in the repository as their actions, and restore them on a new machine in seconds.
 
 ``benchmarks/generate_d4rl_datasets.py`` spends hours of SAC to make a level (about 1.5 h on this 2-core machine for
-Hopper's medium-replay), and the datasets themselves are too large to commit (about 50 MB for medium-replay's
+Hopper's medium-replay), and the datasets themselves are too large to commit (86 MB for medium-replay's
 169,850 steps, with the parameters and physics state of every step). A session's machine starts empty, so the offline
 reproductions would otherwise begin every session by regenerating their data. Instead, once a level is made,
-``--save`` writes it with :func:`robust_envs.datasets.save_actions` (each episode's start and actions, about 2 MB)
-to ``benchmarks/data/datasets/<namespace>__<name>.npz``, with a JSON of everything ``create_dataset`` was given
+``--save`` writes it with :func:`robust_envs.datasets.save_actions` (each episode's start and actions: 2.1 MB for
+medium-replay) to ``benchmarks/data/datasets/<namespace>__<name>.npz``, with a JSON of everything ``create_dataset`` was given
 (description, references, metadata) and the SHA-256 of the arrays as loaded back (the figure the generator's summary
 records). Restoring re-creates the episodes by stepping the env again (:func:`robust_envs.datasets.replay_actions`),
 writes the Minari dataset with the same metadata, loads it back and checks the SHA-256; a mismatch (a MuJoCo build

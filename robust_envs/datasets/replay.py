@@ -3,8 +3,8 @@ Episodes kept as their actions: :func:`save_actions` writes what re-creates them
 
 A recorded episode of a robust env is fixed by where it started (its first observation, parameter vector and physics
 state) and the actions it took, because every family steps deterministically. Kept that way, a dataset shrinks to its
-actions: Hopper's medium-replay (169,850 steps) carries 11 observation, 3 action, 11 parameter and 12 state numbers per
-step in the dataset, about 50 MB, against 3 action numbers per step here, about 2 MB compressed. Re-creating it steps
+actions: Hopper's medium-replay (169,850 steps, with 11 observation, 3 action, 11 parameter and 19 state numbers per
+step) takes 86 MB as Minari writes it and 2.1 MB here (3 actions per step, compressed). Re-creating it steps
 the env again (about 100 us per Hopper step) and checks the result against the SHA-256 of the original arrays
 (:func:`~robust_envs.datasets.episodes.episodes_checksum`): a MuJoCo build or CPU that rounds differently makes the
 check fail loudly instead of handing back other data.
