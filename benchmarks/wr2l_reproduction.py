@@ -153,10 +153,11 @@ REUSED: dict[tuple[str, str], tuple[str, str]] = {
 }
 #: the tasks whose trained policies are kept (``policies/`` beside the results)
 KEEPS_POLICIES = ("hopper2d", "hopper11d")
-#: the record keys that describe a training (copied from the record of a reused policy)
+#: the figures a training measured (copied from the record of a reused policy; its ``train_seconds`` goes under
+#: ``reused_from``, as this run spent none)
 TRAINING_KEYS = (
-    "timesteps", "train_seconds", "wr2l", "epsilon", "hessian", "worst_params", "phase1_env_steps", "phase1_seconds",
-    "model_steps", "clipped_steps", "phi_history",
+    "timesteps", "epsilon", "hessian", "worst_params", "phase1_env_steps", "phase1_seconds", "model_steps",
+    "clipped_steps", "phi_history",
 )  # fmt: skip
 
 
@@ -392,13 +393,21 @@ def _evaluate_reused(
         "env_kwargs": config["env_kwargs"],
         "ppo": config["ppo"],
         "n_envs": config["n_envs"],
-        "reused_from": {"task": other_task, "algo": other_algo, "seed": seed, "policy": path.as_posix()},
+        "reused_from": {
+            "task": other_task,
+            "algo": other_algo,
+            "seed": seed,
+            "policy": path.as_posix(),
+            "train_seconds": training["train_seconds"],
+        },
         **{key: training[key] for key in TRAINING_KEYS if key in training},
         "eval": report.to_dict(),
         "mean": report.mean,
         "worst10": report.cvar(0.1),
         "worst": report.worst,
     }
+    if algo in config["wr2l"]:
+        record["wr2l"] = config["wr2l"][algo]  # this task's name for the settings (the same training)
     return record
 
 
@@ -531,8 +540,10 @@ def plot_histograms(out: Path, figure: Path) -> Path:
 
 def describe(path: Path, record: dict[str, Any]) -> str:
     """:return: the line printed for a finished run"""
+    reused = record.get("reused_from")
+    trained = f"reused {reused['task']}/{reused['algo']}" if reused else f"train {record['train_seconds']:.0f} s"
     return (
-        f"{path}: train {record['train_seconds']:.0f} s, sweep mean {record['mean']:.0f}, "
+        f"{path}: {trained}, sweep mean {record['mean']:.0f}, "
         f"10%-worst {record['worst10']:.0f}, worst {record['worst']:.0f}"
     )
 

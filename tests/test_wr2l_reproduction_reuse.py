@@ -41,16 +41,40 @@ def test_hopper11d_evaluates_hopper2d_s_kept_policy_as_a_fresh_identical_trainin
     assert kept_2d.exists() and "reused_from" not in trained_2d
 
     reused = _run("hopper11d", "ppo")
-    assert reused["reused_from"] == {"task": "hopper2d", "algo": "ppo", "seed": 0, "policy": kept_2d.as_posix()}
-    assert reused["train_seconds"] == trained_2d["train_seconds"] and reused["timesteps"] == TIMESTEPS
+    assert reused["reused_from"] == {
+        "task": "hopper2d",
+        "algo": "ppo",
+        "seed": 0,
+        "policy": kept_2d.as_posix(),
+        "train_seconds": trained_2d["train_seconds"],
+    }
+    assert "train_seconds" not in reused and reused["timesteps"] == TIMESTEPS  # this run trained nothing
     assert reproduction.policy_path(tiny_tasks / "hopper11d", "ppo", 0).read_bytes() == kept_2d.read_bytes()
     assert len(reused["eval"]["cells"]) == 3  # the 11-D task's systems, not the 2-D grid
+    line = reproduction.describe(tiny_tasks / "x.json", reused)
+    assert "reused hopper2d/ppo, sweep mean" in line
 
-    # the same training run in hopper11d itself (no reuse) gives the same policy, hence the same returns
+    # the same training run in hopper11d itself (no reuse) gives the same policy, hence the same returns and record
     monkeypatch.setattr(reproduction, "REUSED", {})
     fresh = reproduction.run_one("hopper11d", "ppo", 0, TIMESTEPS)
     assert "reused_from" not in fresh
     assert fresh["eval"]["returns"] == reused["eval"]["returns"]
+    assert set(fresh) == set(reused) - {"reused_from"} | {"train_seconds"}
+
+
+@pytest.mark.sb3
+def test_a_reused_wr2l_record_names_this_task_s_settings_and_equals_a_fresh_training_s(tiny_tasks, monkeypatch):
+    trained_2d = _run("hopper2d", "wr2l-large")
+    reused = _run("hopper11d", "wr2l-2d")
+    assert reused["reused_from"]["algo"] == "wr2l-large"
+    # the 11-D task's name for the settings: the 2-D parameterisation written out (its default is the full one)
+    assert reused["wr2l"] == {"parameterisation": "wr2l/hopper/2d", "epsilon_index": 1, "epsilon_fraction": 0.3}
+    assert reused["worst_params"] == trained_2d["worst_params"] and reused["hessian"] == trained_2d["hessian"]
+    monkeypatch.setattr(reproduction, "REUSED", {})
+    fresh = reproduction.run_one("hopper11d", "wr2l-2d", 0, TIMESTEPS)
+    assert set(fresh) == set(reused) - {"reused_from"} | {"train_seconds"}
+    for key in ("wr2l", "epsilon", "hessian", "worst_params", "phase1_env_steps", "phi_history", "eval", "mean"):
+        assert fresh[key] == reused[key], key
 
 
 @pytest.mark.sb3
