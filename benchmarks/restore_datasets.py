@@ -7,10 +7,12 @@ Hopper's medium-replay), and the datasets themselves are too large to commit (86
 reproductions would otherwise begin every session by regenerating their data. Instead, once a level is made,
 ``--save`` writes it with :func:`robust_envs.datasets.save_actions` (each episode's start and actions: 2.1 MB for
 medium-replay) to ``benchmarks/data/datasets/<namespace>__<name>.npz``, with a JSON of everything ``create_dataset`` was given
-(description, references, metadata) and the SHA-256 of the arrays as loaded back (the figure the generator's summary
-records). Restoring re-creates the episodes by stepping the env again (:func:`robust_envs.datasets.replay_actions`),
-writes the Minari dataset with the same metadata, loads it back and checks the SHA-256; a mismatch (a MuJoCo build
-that rounds differently) deletes what was written and stops.
+(description, references, requirements, metadata), this project's metadata section as written (versions included)
+and the SHA-256 of the arrays as loaded back (the figure the generator's summary records). Restoring re-creates the
+episodes by stepping the env again (:func:`robust_envs.datasets.replay_actions`), writes the Minari dataset with
+that metadata (Minari's own fields, such as ``minari_version`` and ``dataset_size``, describe the restored files),
+loads it back and checks the SHA-256; a mismatch (a MuJoCo build that rounds differently) deletes what was written
+and stops.
 
 Run::
 
@@ -44,7 +46,7 @@ COMPUTED_SECTION_KEYS = (
 )  # fmt: skip
 #: Minari's metadata fields that ``create_dataset`` takes as arguments.
 CREATE_FIELDS = ("algorithm_name", "author", "author_email", "code_permalink", "description", "ref_min_score",
-                 "ref_max_score")  # fmt: skip
+                 "ref_max_score", "requirements")  # fmt: skip
 
 
 def kept_stem(dataset_id: str) -> str:
@@ -52,10 +54,10 @@ def kept_stem(dataset_id: str) -> str:
     return dataset_id.replace("/", "__")
 
 
-def episodes_of(dataset_id: str) -> tuple[Episodes, dict[str, Any]]:
+def episodes_of(dataset_id: str) -> tuple[Episodes, dict[str, Any], dict[str, Any]]:
     """
-    :return: a local dataset's episodes as loaded back (with their reset seeds and the env spec), and the arguments
-        ``create_dataset`` was given
+    :return: a local dataset's episodes as loaded back (with their reset seeds and the env spec), the arguments
+        ``create_dataset`` was given, and the project's metadata section as written
     """
     dataset = rd.load(dataset_id)
     metadata = dataset.storage.metadata
@@ -67,24 +69,28 @@ def episodes_of(dataset_id: str) -> tuple[Episodes, dict[str, Any]]:
     )
     create = {key: metadata[key] for key in CREATE_FIELDS if metadata.get(key) is not None}
     create["metadata"] = {key: value for key, value in section.items() if key not in COMPUTED_SECTION_KEYS}
-    return Episodes(dataset.env_spec, episodes, section["provenance"]), create
+    return Episodes(dataset.env_spec, episodes, section["provenance"]), create, section
 
 
 def save(dataset_id: str, folder: Path = KEPT) -> Path:
     """Keep a local dataset as its actions: :return: the JSON written beside the ``.npz``."""
-    episodes, create = episodes_of(dataset_id)
+    episodes, create, section = episodes_of(dataset_id)
     folder.mkdir(parents=True, exist_ok=True)
-    actions = rd.save_actions(episodes, folder / f"{kept_stem(dataset_id)}.npz")
+    path = folder / f"{kept_stem(dataset_id)}.json"
     record = {
         "dataset_id": dataset_id,
-        "sha256": episodes_checksum(episodes),
+        # over the arrays exactly as Minari loads them, as the generator's summary takes it
+        "sha256": episodes_checksum(rd.load(dataset_id).iterate_episodes()),
         "steps": episodes.total_steps,
         "episodes": len(episodes),
-        "actions_file": actions.name,
+        "actions_file": f"{kept_stem(dataset_id)}.npz",
         "create_dataset": create,
+        "metadata_section": section,
     }
-    path = folder / f"{kept_stem(dataset_id)}.json"
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    actions = rd.save_actions(episodes, folder / record["actions_file"])  # re-created once before it is kept
+    temporary.replace(path)
     print(f"{dataset_id}: kept as {actions} ({actions.stat().st_size / 1e6:.1f} MB) and {path.name}", flush=True)
     return path
 
@@ -105,7 +111,8 @@ def restore(record_path: Path) -> str:
         return f"{dataset_id}: present, same data"
     start = time.perf_counter()
     episodes = rd.replay_actions(record_path.with_name(record["actions_file"]))
-    rd.create_dataset(dataset_id, episodes, **record["create_dataset"])
+    dataset = rd.create_dataset(dataset_id, episodes, **record["create_dataset"])
+    dataset.storage.update_metadata({METADATA_KEY: record["metadata_section"]})  # as written, versions included
     found = episodes_checksum(rd.load(dataset_id).iterate_episodes())
     if found != record["sha256"]:
         shutil.rmtree(dataset_path(dataset_id), ignore_errors=True)
@@ -116,7 +123,7 @@ def restore(record_path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> list[str]:
     """Restore the kept datasets (all, or those named), or ``--save`` local ones; :return: the lines printed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("dataset_ids", nargs="*", help="default: every kept dataset (restore) ")
+    parser.add_argument("dataset_ids", nargs="*", help="default: every kept dataset (restore)")
     parser.add_argument("--save", action="store_true", help="keep these local datasets as their actions")
     parser.add_argument("--folder", type=Path, default=KEPT, help=f"the kept datasets' folder (default {KEPT})")
     args = parser.parse_args(argv)
@@ -132,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
         if missing:
             parser.error(f"not kept in {args.folder}: {sorted(missing)}; kept: {[path.stem for path in records]}")
         records = [path for path in records if path.stem in wanted]
+    if not records:
+        print(f"no kept datasets in {args.folder}", flush=True)
     lines = []
     for path in records:
         lines.append(restore(path))

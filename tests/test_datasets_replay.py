@@ -106,5 +106,41 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match="No actions file at"):
         rd.replay_actions(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(ValueError, match=r"not a file of save_actions .*found arrays \['x'\]"):
+    with pytest.raises(ValueError, match=r"not a file of save_actions: it lacks \['format_version', .*found arrays \['x'\]"):
         rd.replay_actions(tmp_path / "other.npz")
+    rd.save_actions(original, target)
+    with np.load(target) as file:
+        arrays = {key: file[key] for key in file.files}
+    np.savez(tmp_path / "v2.npz", **{**arrays, "format_version": np.array(2)})
+    with pytest.raises(ValueError, match="has layout version 2; this version reads 1"):
+        rd.replay_actions(tmp_path / "v2.npz")
+
+
+def test_episodes_through_another_wrapper_are_refused_when_saved(tmp_path):
+    recorder = rd.EpisodeRecorder(gym.wrappers.NormalizeObservation(gym.make("RobustPendulum-v0", max_episode_steps=20)))
+    recorder.reset(seed=0)
+    for _ in range(20):
+        recorder.step(np.zeros(1, dtype=np.float32))
+    episodes = recorder.episodes()
+    with pytest.raises(
+        ValueError, match=r"ran through the wrapper NormalizeObservation .* allowed: \['DomainRandomization'\]"
+    ):
+        rd.save_actions(episodes, tmp_path / "normalised.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_disturbance_set_during_an_episode_is_refused_when_saved_and_nothing_is_written(tmp_path):
+    def record(disturb: bool) -> rd.Episodes:
+        recorder = rd.EpisodeRecorder(gym.make("RobustPendulum-v0", max_episode_steps=30))
+        recorder.reset(seed=0)
+        for step in range(30):
+            if disturb and step == 10:  # an adversary's torque, an input the actions do not carry
+                recorder.unwrapped.set_disturbance(0.7)
+            recorder.step(np.zeros(1, dtype=np.float32))
+        return recorder.episodes()
+
+    with pytest.raises(ValueError, match=r"do not re-create from their starts and actions .* nothing was written"):
+        rd.save_actions(record(disturb=True), tmp_path / "disturbed.npz")
+    assert not list(tmp_path.iterdir())
+    rd.save_actions(record(disturb=False), tmp_path / "plain.npz")  # the same run without the torque is kept
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.npz"]

@@ -2,12 +2,16 @@
 Episodes kept as their actions: :func:`save_actions` writes what re-creates them, :func:`replay_actions` re-creates them.
 
 A recorded episode of a robust env is fixed by where it started (its first observation, parameter vector and physics
-state) and the actions it took, because every family steps deterministically. Kept that way, a dataset shrinks to its
-actions: Hopper's medium-replay (169,850 steps, with 11 observation, 3 action, 11 parameter and 19 state numbers per
-step) takes 86 MB as Minari writes it and 2.1 MB here (3 actions per step, compressed). Re-creating it steps
-the env again (about 100 us per Hopper step) and checks the result against the SHA-256 of the original arrays
-(:func:`~robust_envs.datasets.episodes.episodes_checksum`): a MuJoCo build or CPU that rounds differently makes the
-check fail loudly instead of handing back other data.
+state) and the actions it took, because every family steps deterministically and draws no random numbers within an
+episode. That holds where the actions are the episode's only input: no wrapper besides
+:class:`~robust_envs.wrappers.DomainRandomization` (whose draw is saved as the episode's parameters), no disturbance
+set during the episode (RARL's adversary). :func:`save_actions` refuses other wrappers and re-creates what it wrote
+before it keeps it, so data it cannot re-create are refused when saved, not found out when restored. Kept that
+way, a dataset shrinks to its actions: Hopper's medium-replay (169,850 steps, with 11 observation, 3 action,
+11 parameter and 19 state numbers per step) takes 86 MB as Minari writes it and 2.1 MB here (3 actions per step,
+compressed). Re-creating it steps the env again (about 100 us per Hopper step) and checks the result against the
+SHA-256 of the original arrays (:func:`~robust_envs.datasets.episodes.episodes_checksum`): a MuJoCo build or CPU that
+rounds differently makes the check fail loudly instead of handing back other data.
 
 Example::
 
@@ -36,25 +40,41 @@ from robust_envs.datasets.episodes import PARAMS_KEY, STATE_KEY, Episode, Episod
 FORMAT_VERSION = 1
 #: Marks an episode without a reset seed in the ``seeds`` array (seeds are >= 0).
 NO_SEED = -1
+#: The one wrapper of an env spec whose episodes re-create from their actions (its draw is the saved parameters).
+ALLOWED_WRAPPERS = ("DomainRandomization",)
+#: The arrays of a :func:`save_actions` file.
+ARRAYS = ("format_version", "env_spec", "provenance", "checksum", "lengths", "seeds", "first_observations",
+          "first_params", "first_states", "actions", "terminated")  # fmt: skip
 
 
-def save_actions(episodes: Episodes, path: str | os.PathLike[str]) -> Path:
+def save_actions(episodes: Episodes, path: str | os.PathLike[str], verify: bool = True) -> Path:
     """
     Write the episodes as their starts and actions (``numpy.savez_compressed``), with the env spec, the provenance and
     the checksum of the full episodes.
 
     :param episodes: complete episodes recorded with their parameters and states (:class:`EpisodeRecorder`,
-        :func:`collect`, :func:`make_level`), one parameter vector per episode
+        :func:`collect`, :func:`make_level`), one parameter vector per episode, the actions their only input
     :param path: the file to write (written whole or not at all); a missing ``.npz`` suffix is not added
+    :param verify: re-create the episodes from the written file (:func:`replay_actions`) before keeping it, and refuse
+        episodes that do not come back (an input besides the actions, such as a disturbance set during an episode)
     :return: the path written
     :raises TypeError: ``episodes`` is not :class:`Episodes`
-    :raises ValueError: no episodes, an episode without recorded parameters or states, or one whose parameters change
-        within it (the re-creation sets one vector per episode); nothing is written
+    :raises ValueError: no episodes, an episode without recorded parameters or states, one whose parameters change
+        within it (the re-creation sets one vector per episode), a wrapper in the env spec other than
+        :data:`ALLOWED_WRAPPERS`, a seed outside int64, or (``verify``) episodes that do not re-create; nothing is
+        written
     """
     if not isinstance(episodes, Episodes):
         raise TypeError(f"save_actions takes Episodes (with their env spec), got {type(episodes).__name__}")
     if not len(episodes):
         raise ValueError("No episodes to save: collect at least one complete episode")
+    for wrapper in episodes.env_spec.additional_wrappers:
+        if wrapper.name not in ALLOWED_WRAPPERS:
+            raise ValueError(
+                f"The episodes ran through the wrapper {wrapper.name} ({wrapper.entry_point}), whose effect is not in "
+                f"their starts and actions, so they cannot be re-created; allowed: {list(ALLOWED_WRAPPERS)} (record "
+                "inside other wrappers, as EpisodeRecorder's docstring says)"
+            )
     for index, episode in enumerate(episodes):
         if episode.params is None or episode.states is None:
             raise ValueError(
@@ -67,6 +87,8 @@ def save_actions(episodes: Episodes, path: str | os.PathLike[str]) -> Path:
                 f"Episode {index} changes its parameters at observation {changed[0]} ({episode.params[0]} -> "
                 f"{episode.params[changed[0]]}); save_actions re-creates one parameter vector per episode"
             )
+        if episode.seed is not None and not 0 <= episode.seed <= np.iinfo(np.int64).max:
+            raise ValueError(f"Episode {index} was reset with seed {episode.seed}; save_actions keeps seeds in [0, 2**63)")
     arrays = {
         "format_version": np.array(FORMAT_VERSION),
         "env_spec": np.array(episodes.env_spec.to_json()),
@@ -82,9 +104,20 @@ def save_actions(episodes: Episodes, path: str | os.PathLike[str]) -> Path:
     }
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as file:
-        np.savez_compressed(file, **arrays)
-    temporary.replace(path)
+    try:
+        with temporary.open("wb") as file:
+            np.savez_compressed(file, **arrays)
+        if verify:
+            try:
+                replay_actions(temporary)
+            except RuntimeError as error:
+                raise ValueError(
+                    f"These episodes do not re-create from their starts and actions ({error}); an input besides the "
+                    "actions (a disturbance set during an episode, a wrapper) changed them: nothing was written"
+                ) from None
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 
@@ -105,10 +138,11 @@ def replay_actions(path: str | os.PathLike[str]) -> Episodes:
         raise FileNotFoundError(f"No actions file at {path}")
     with np.load(path, allow_pickle=False) as file:
         saved = {key: file[key] for key in file.files}
-    if "format_version" not in saved or int(saved["format_version"]) != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} is not a file of save_actions (layout version {FORMAT_VERSION}); " f"found arrays {sorted(saved)[:8]}"
-        )
+    missing = [name for name in ARRAYS if name not in saved]
+    if missing:
+        raise ValueError(f"{path} is not a file of save_actions: it lacks {missing}; found arrays {sorted(saved)[:8]}")
+    if int(saved["format_version"]) != FORMAT_VERSION:
+        raise ValueError(f"{path} has layout version {int(saved['format_version'])}; this version reads {FORMAT_VERSION}")
     spec = EnvSpec.from_json(str(saved["env_spec"]))
     # the episode's own parameters are set at reset: no wrapper of the spec (domain randomisation) may draw others
     env = gym.make(dataclasses.replace(spec, additional_wrappers=()))
@@ -138,7 +172,8 @@ def replay_actions(path: str | os.PathLike[str]) -> Episodes:
     if checksum != str(saved["checksum"]):
         raise RuntimeError(
             f"The episodes re-created from {path} differ from those saved (SHA-256 {checksum} vs {saved['checksum']}): "
-            "this machine's simulator does not step exactly as the one that recorded them; regenerate the data here"
+            "this machine's simulator does not step exactly as the one that recorded them (or the file was altered); "
+            "regenerate the data here"
         )
     return replayed
 
