@@ -72,9 +72,10 @@ Run::
     python -m benchmarks.rambo_reproduction --summarize
     python -m benchmarks.rambo_reproduction --device cuda                        # where a GPU is available
 
-The datasets must exist first, under Minari's data path (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``):
-``python -m benchmarks.restore_datasets`` re-creates the kept ones in seconds (``benchmarks/data/datasets/``, checked
-against their SHA-256), ``nice -n 10 python -m benchmarks.generate_d4rl_datasets`` makes them from scratch (hours).
+The datasets are read from Minari's data path (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``). One kept in the
+repository as its actions (``benchmarks/data/datasets/``, medium-replay among them) is restored there on first use
+(``benchmarks/restore_datasets.py``: seconds, checked against its SHA-256); others are made from scratch with
+``nice -n 10 python -m benchmarks.generate_d4rl_datasets`` (hours).
 
 **Expected cost** (an estimate, not timed end to end): ``rambo/cpu``'s docstring measured, per epoch on this loaded
 2-core machine with one torch thread, SAC 15 s, 250 adversarial steps 12 s, rollouts 0.4 s, so about 1.5 h for 200
@@ -202,17 +203,28 @@ def parse_dataset_id(dataset_id: str) -> DatasetTask:
 
 
 def require_installed(dataset_id: str) -> None:
-    """:raises SystemExit: the dataset is not under Minari's data path (naming it, the local ids and how to make it)."""
+    """
+    Make sure the dataset is under Minari's data path: a dataset kept in the repository as its actions
+    (``benchmarks/restore_datasets.py``) is restored there, checked against its SHA-256.
+
+    :raises SystemExit: the dataset is neither installed nor kept (naming it, the local ids and how to make it)
+    """
     import robust_envs.datasets as rd
+    from benchmarks import restore_datasets
     from robust_envs.datasets.storage import dataset_path
 
     if dataset_path(dataset_id).joinpath("data").is_dir():
         return
+    kept = restore_datasets.KEPT / f"{restore_datasets.kept_stem(dataset_id)}.json"
+    if kept.is_file():
+        print(restore_datasets.restore(kept), flush=True)
+        return
     local = sorted(rd.list_datasets())
     raise SystemExit(
         f"Dataset {dataset_id!r} is not installed under {str(rd.datasets_root())!r} ($MINARI_DATASETS_PATH, default "
-        f"~/.minari/datasets); local datasets: {local}. Generate the D4RL-style Hopper datasets "
-        f"(robust/hopper-<level>-v0) with `{GENERATE}` (see its docstring), or set MINARI_DATASETS_PATH to where they are"
+        f"~/.minari/datasets) nor kept in {str(restore_datasets.KEPT)!r}; local datasets: {local}. Generate the "
+        f"D4RL-style Hopper datasets (robust/hopper-<level>-v0) with `{GENERATE}` (see its docstring), or set "
+        "MINARI_DATASETS_PATH to where they are"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import gymnasium as gym
@@ -182,10 +183,26 @@ def test_an_interrupted_training_run_continues_from_its_checkpoint(tmp_path, mon
     assert all(np.isfinite(value) for _, value in runs[0]["curve"])
 
 
+def test_a_dataset_kept_in_the_repository_is_restored_on_first_use(tmp_path, monkeypatch, capsys):
+    from benchmarks import restore_datasets
+    from benchmarks.generate_d4rl_datasets import dataset_summary
+    from robust_envs.datasets.storage import dataset_path
+
+    _tiny_hopper_dataset(DATASET)
+    before = dataset_summary(DATASET, "RobustHopper-v0")
+    restore_datasets.save(DATASET, tmp_path / "kept")
+    shutil.rmtree(dataset_path(DATASET))
+    monkeypatch.setattr(restore_datasets, "KEPT", tmp_path / "kept")
+    rambo_reproduction.require_installed(DATASET)
+    assert f"{DATASET}: restored" in capsys.readouterr().out
+    assert dataset_summary(DATASET, "RobustHopper-v0") == before
+
+
 def test_missing_or_unsupported_datasets_are_named(tmp_path):
     out = ["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]
     with pytest.raises(
-        SystemExit, match=r"'robust/hopper-medium-v0' is not installed.*python -m benchmarks\.generate_d4rl_datasets"
+        SystemExit,
+        match=r"'robust/hopper-medium-v0' is not installed.*nor kept in.*python -m benchmarks\.generate_d4rl_datasets",
     ):
         rambo_reproduction.main(["--dataset-ids", "robust/hopper-medium-v0", *out])
     with pytest.raises(SystemExit, match=r"no \(k, lambda\) for 'hopper-expert-v2'"):
