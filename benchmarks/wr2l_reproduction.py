@@ -308,8 +308,6 @@ def run_one(task: str, algo: str, seed: int, timesteps: int, keep_policy: str | 
     """
     import torch as th
 
-    from robust_envs.evaluation import evaluate_robustness
-
     th.set_num_threads(1)
     config = TASKS[task]
     reused = reusable_policy(task, algo, seed, timesteps)
@@ -323,14 +321,6 @@ def run_one(task: str, algo: str, seed: int, timesteps: int, keep_policy: str | 
     if keep_policy is not None:
         Path(keep_policy).parent.mkdir(parents=True, exist_ok=True)
         model.policy.save(keep_policy)
-    report = evaluate_robustness(
-        model,
-        config["env_id"],
-        test_cells(task),
-        n_episodes=1 if config["grid"] == "systems" else EVAL_EPISODES,
-        seed=EVAL_SEED,
-        env_kwargs=config["env_kwargs"],
-    )
     record: dict[str, Any] = {
         "task": task,
         "algo": algo,
@@ -341,10 +331,7 @@ def run_one(task: str, algo: str, seed: int, timesteps: int, keep_policy: str | 
         "ppo": config["ppo"],
         "n_envs": config["n_envs"],
         "train_seconds": train_seconds,
-        "eval": report.to_dict(),
-        "mean": report.mean,
-        "worst10": report.cvar(0.1),
-        "worst": report.worst,
+        **evaluate(task, model),
     }
     if algo in config["wr2l"]:
         record.update(
@@ -361,18 +348,11 @@ def run_one(task: str, algo: str, seed: int, timesteps: int, keep_policy: str | 
     return record
 
 
-def _evaluate_reused(
-    task: str, algo: str, seed: int, path: Path, training: dict[str, Any], keep_policy: str | None
-) -> dict[str, Any]:
-    """:return: the record of ``(task, algo, seed)`` for the kept policy ``path`` of an identical training"""
-    import shutil
-
-    from stable_baselines3.common.policies import ActorCriticPolicy
-
+def evaluate(task: str, policy: Any) -> dict[str, Any]:
+    """:return: the record's evaluation of ``policy`` (a model or a policy) over the task's test cells"""
     from robust_envs.evaluation import evaluate_robustness
 
     config = TASKS[task]
-    policy = ActorCriticPolicy.load(str(path), device="cpu")
     report = evaluate_robustness(
         policy,
         config["env_id"],
@@ -381,6 +361,19 @@ def _evaluate_reused(
         seed=EVAL_SEED,
         env_kwargs=config["env_kwargs"],
     )
+    return {"eval": report.to_dict(), "mean": report.mean, "worst10": report.cvar(0.1), "worst": report.worst}
+
+
+def _evaluate_reused(
+    task: str, algo: str, seed: int, path: Path, training: dict[str, Any], keep_policy: str | None
+) -> dict[str, Any]:
+    """:return: the record of ``(task, algo, seed)`` for the kept policy ``path`` of an identical training"""
+    import shutil
+
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    config = TASKS[task]
+    policy = ActorCriticPolicy.load(str(path), device="cpu")
     if keep_policy is not None:
         Path(keep_policy).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, keep_policy)
@@ -401,10 +394,7 @@ def _evaluate_reused(
             "train_seconds": training["train_seconds"],
         },
         **{key: training[key] for key in TRAINING_KEYS if key in training},
-        "eval": report.to_dict(),
-        "mean": report.mean,
-        "worst10": report.cvar(0.1),
-        "worst": report.worst,
+        **evaluate(task, policy),
     }
     if algo in config["wr2l"]:
         record["wr2l"] = config["wr2l"][algo]  # this task's name for the settings (the same training)
