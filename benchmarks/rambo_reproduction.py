@@ -69,7 +69,7 @@ Run::
 
     nice -n 10 python -m benchmarks.rambo_reproduction                            # hopper medium-replay, seeds 0 1 2
     nice -n 10 python -m benchmarks.rambo_reproduction --dataset-ids robust/hopper-medium-v0 --seeds 0 1 2
-    python -m benchmarks.rambo_reproduction --summarize
+    python -m benchmarks.rambo_reproduction --summarize                          # + benchmarks/figures/rambo_<stem>.png
     python -m benchmarks.rambo_reproduction --device cuda                        # where a GPU is available
 
 The datasets are read from Minari's data path (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``). One kept in the
@@ -109,6 +109,8 @@ ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "results"
 #: Where the trained policies go (``/results/`` is git-ignored).
 WORK = ROOT.parent / "results" / "rambo"
+#: Where ``--summarize`` writes each dataset's figure (``rambo_<dataset stem>.png``, committed).
+FIGURES = ROOT / "figures"
 #: The env every policy is evaluated in (the datasets' env; the grid's parameters are Hopper's).
 EVAL_ENV = "RobustHopper-v0"
 #: The env part of the dataset ids this script takes (``robust/<env>[-<tag>]-<level>-vN``).
@@ -744,6 +746,78 @@ def summarize_dataset(task: DatasetTask, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _mean_grid(runs: list[dict[str, Any]]) -> tuple[list[float], list[float], np.ndarray]:
+    """:return: the grid's densities, frictions, and each cell's return averaged over episodes then seeds (rows: frictions)"""
+    cells = runs[0]["grid"]["report"]["cells"]
+    densities = sorted({cell["torso_density"] for cell in cells})
+    frictions = sorted({cell["friction"] for cell in cells})
+    grid = np.zeros((len(frictions), len(densities)))
+    for run in runs:
+        report = run["grid"]["report"]
+        for cell, returns in zip(report["cells"], report["returns"], strict=True):
+            grid[frictions.index(cell["friction"]), densities.index(cell["torso_density"])] += np.mean(returns) / len(runs)
+    return densities, frictions, grid
+
+
+def plot_dataset(task: DatasetTask, out: Path, figure: Path) -> Path:
+    """
+    One dataset's figure: per learner, the robustness grid (each cell's mean return over episodes and seeds, one
+    colour scale, values written in), and the learning curves of the learners that train (the nominal return at
+    each checkpoint, one line per seed) against behaviour cloning's nominal return (the mean over its seeds).
+
+    :return: the figure's path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = task.results(out)
+    runs = [json.loads(path.read_text()) for path in sorted(folder.glob("*_seed*.json"))]
+    by_learner = {
+        learner: sorted((run for run in runs if run["learner"] == learner), key=lambda run: run["seed"])
+        for learner in LEARNERS
+    }
+    by_learner = {learner: mine for learner, mine in by_learner.items() if mine}
+    if not by_learner:
+        raise SystemExit(f"no results in {folder} to plot")
+    grids = {learner: _mean_grid(mine) for learner, mine in by_learner.items()}
+    high = max(grid.max() for _, _, grid in grids.values())
+    fig, axes = plt.subplots(
+        1, len(grids) + 1, figsize=(3.4 * (len(grids) + 1) + 1.0, 3.8), squeeze=False, layout="constrained"
+    )
+    image = None
+    for ax, (learner, (densities, frictions, grid)) in zip(axes[0], grids.items(), strict=False):
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0.0, vmax=high, aspect="auto")
+        for (row, col), value in np.ndenumerate(grid):
+            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=6, color="w" if value < high / 2 else "k")
+        ax.set_xticks(range(len(densities)), [f"{d:.0f}" for d in densities], fontsize=7)
+        ax.set_yticks(range(len(frictions)), [f"{f:.2f}" for f in frictions], fontsize=7)
+        ax.set_xlabel("torso density (kg/m^3)", fontsize=8)
+        ax.set_title(f"{learner} ({len(by_learner[learner])} seeds): mean {grid.mean():.0f}", fontsize=8)
+    axes[0][0].set_ylabel("friction", fontsize=8)
+    fig.colorbar(image, ax=axes[0][: len(grids)].tolist(), shrink=0.8, label="return (mean of seeds, episodes)")
+    curves = axes[0][-1]
+    for index, learner in enumerate(learner for learner in by_learner if learner != "bc"):
+        for run in by_learner[learner]:
+            steps, returns = zip(*run["curve"], strict=True) if run["curve"] else ((), ())
+            label = learner if run is by_learner[learner][0] else None
+            curves.plot(steps, returns, color=f"C{index}", alpha=0.8, linewidth=1.0, label=label)
+    if "bc" in by_learner:
+        bc = float(np.mean([run["nominal"]["mean"] for run in by_learner["bc"]]))
+        curves.axhline(bc, color="k", linestyle="--", linewidth=1.0, label=f"bc (mean of {len(by_learner['bc'])} seeds)")
+    curves.set_xlabel("SAC steps", fontsize=8)
+    curves.set_ylabel("nominal return (5 episodes per point)", fontsize=8)
+    curves.set_title("learning curves, one line per seed", fontsize=8)
+    curves.tick_params(labelsize=7)
+    curves.legend(fontsize=7)
+    fig.suptitle(f"{task.dataset_id}: RobustHopper-v0 grid (nominal: 1000, 1.0)", fontsize=9)
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=110)
+    plt.close(fig)
+    return figure
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -767,7 +841,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=OUT, help=f"holds the rambo_<dataset stem>/ results folders (default {OUT})"
     )
     parser.add_argument("--work-dir", type=Path, default=WORK, help=f"the trained policies (default {WORK})")
-    parser.add_argument("--summarize", action="store_true", help="only aggregate existing results")
+    parser.add_argument("--summarize", action="store_true", help="only aggregate existing results (and plot them)")
+    parser.add_argument(
+        "--figures", type=Path, default=FIGURES, help=f"where --summarize writes rambo_<dataset stem>.png (default {FIGURES})"
+    )
     return parser
 
 
@@ -817,6 +894,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     tasks = [parse_dataset_id(dataset_id) for dataset_id in dict.fromkeys(args.dataset_ids)]
     if args.summarize:
         print("\n\n".join(summarize_dataset(task, args.out) for task in tasks))
+        for task in tasks:
+            if any(task.results(args.out).glob("*_seed*.json")):
+                print(plot_dataset(task, args.out, args.figures / f"rambo_{task.stem}.png"))
         return
     import gymnasium as gym
     import torch as th

@@ -15,6 +15,7 @@ Run::
     python -m benchmarks.seed_tests mrpo benchmarks/results/mrpo_fixed cartpole mrpo ppo-dr --metric test_worst10
     python -m benchmarks.seed_tests demo benchmarks/results/demo/summary.json
     python -m benchmarks.seed_tests wr2l benchmarks/results/wr2l_1d wr2l ppo --metric worst10
+    python -m benchmarks.seed_tests rambo benchmarks/results/rambo_hopper-medium-replay rambo bc --metric nominal
 """
 
 from __future__ import annotations
@@ -123,6 +124,23 @@ def wr2l_metric(folder: Path, algo: str, metric: str) -> dict[int, float]:
     }
 
 
+#: ``rambo_reproduction``'s per-seed figures: the nominal mean return, the grid's mean and its 10%-worst return
+RAMBO_METRICS = {
+    "nominal": ("nominal", "mean"),
+    "grid_mean": ("grid", "mean"),
+    "grid_worst10": ("grid", "worst10"),
+}
+
+
+def rambo_metric(folder: Path, learner: str, metric: str) -> dict[int, float]:
+    """:return: per seed, ``metric`` (a key of :data:`RAMBO_METRICS`) of ``rambo_reproduction``'s files"""
+    section, key = RAMBO_METRICS[metric]
+    return {
+        int(record["seed"]): float(record[section][key])
+        for record in (json.loads(p.read_text()) for p in sorted(folder.glob(f"{learner}_seed*.json")))
+    }
+
+
 def main() -> None:
     """Print the comparison as JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +159,10 @@ def main() -> None:
     wr2l.add_argument("folder", type=Path)
     wr2l.add_argument("algos", nargs=2)
     wr2l.add_argument("--metric", default="mean", choices=("mean", "worst10", "worst"))
+    rambo = sub.add_parser("rambo")
+    rambo.add_argument("folder", type=Path)
+    rambo.add_argument("learners", nargs=2)
+    rambo.add_argument("--metric", default="nominal", choices=tuple(RAMBO_METRICS))
     args = parser.parse_args()
     if args.kind == "mpo":
         a, b = (mpo_holdout(args.folder, agent) for agent in args.agents)
@@ -151,6 +173,9 @@ def main() -> None:
     elif args.kind == "wr2l":
         a, b = (wr2l_metric(args.folder, algo, args.metric) for algo in args.algos)
         rows = [compare(args.algos[0], a, args.algos[1], b)]
+    elif args.kind == "rambo":
+        a, b = (rambo_metric(args.folder, learner, args.metric) for learner in args.learners)
+        rows = [compare(args.learners[0], a, args.learners[1], b)]
     else:
         summary = json.loads(args.summary.read_text())
         seeds = summary["seeds"]

@@ -122,8 +122,9 @@ def test_rambo_reproduction_smallest(tmp_path, capsys, monkeypatch):
         rambo_reproduction.main([*argv[:2], "--epochs", "2", *argv[4:]])
 
     capsys.readouterr()
-    rambo_reproduction.main([*argv, "--summarize"])
+    rambo_reproduction.main([*argv, "--summarize", "--figures", str(tmp_path / "figures")])
     table = capsys.readouterr().out
+    assert (tmp_path / "figures" / "rambo_hopper-medium-replay.png").stat().st_size > 0
     assert "D4RL v2 references" in table and "| rambo | 0 |" in table and "| bc | 0 |" in table
     summary = json.loads((folder / "summary.json").read_text())
     assert list(summary["learners"]) == list(rambo_reproduction.LEARNERS)
@@ -210,3 +211,39 @@ def test_missing_or_unsupported_datasets_are_named(tmp_path):
     with pytest.raises(SystemExit, match="got env 'walker2d'"):
         rambo_reproduction.main(["--dataset-ids", "robust/walker2d-medium-v0", *out])
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+
+
+def _grid_run(learner, seed, returns, curve=()):
+    cells = [{"torso_density": d, "friction": f} for d in (500.0, 2000.0) for f in (0.5, 1.5)]
+    return {
+        "learner": learner,
+        "seed": seed,
+        "curve": [list(point) for point in curve],
+        "nominal": {"mean": float(seed)},
+        "grid": {"report": {"cells": cells, "returns": returns}},
+    }
+
+
+def test_the_figure_averages_each_cell_over_episodes_then_seeds():
+    a = _grid_run("rambo", 0, [[1.0, 3.0], [10.0, 10.0], [100.0, 100.0], [0.0, 4.0]])
+    b = _grid_run("rambo", 1, [[4.0, 4.0], [20.0, 20.0], [300.0, 300.0], [8.0, 8.0]])
+    densities, frictions, grid = rambo_reproduction._mean_grid([a, b])
+    assert densities == [500.0, 2000.0] and frictions == [0.5, 1.5]
+    # rows are frictions, columns densities: cell (density 500, friction 1.5) is the second cell listed
+    assert grid.tolist() == [[3.0, 200.0], [15.0, 5.0]]
+
+
+def test_the_figure_is_written_from_result_files(tmp_path):
+    folder = tmp_path / "out" / "rambo_hopper-medium-replay"
+    folder.mkdir(parents=True)
+    runs = [
+        _grid_run("rambo", 0, [[1.0, 2.0]] * 4, curve=[(5000, 300.0), (10000, 900.0)]),
+        _grid_run("bc", 0, [[1.0, 1.0]] * 4),
+    ]
+    for run in runs:
+        (folder / f"{run['learner']}_seed0.json").write_text(json.dumps(run))
+    task = rambo_reproduction.parse_dataset_id(DATASET)
+    figure = rambo_reproduction.plot_dataset(task, tmp_path / "out", tmp_path / "fig" / "rambo.png")
+    assert figure.stat().st_size > 0
+    with pytest.raises(SystemExit, match="no results"):
+        rambo_reproduction.plot_dataset(rambo_reproduction.parse_dataset_id(DATASET), tmp_path / "empty", figure)
