@@ -794,7 +794,8 @@ def plot_dataset(task: DatasetTask, out: Path, figure: Path) -> Path:
         ax.set_xticks(range(len(densities)), [f"{d:.0f}" for d in densities], fontsize=7)
         ax.set_yticks(range(len(frictions)), [f"{f:.2f}" for f in frictions], fontsize=7)
         ax.set_xlabel("torso density (kg/m^3)", fontsize=8)
-        ax.set_title(f"{learner} ({len(by_learner[learner])} seeds): mean {grid.mean():.0f}", fontsize=8)
+        n_seeds = len(by_learner[learner])
+        ax.set_title(f"{learner} ({n_seeds} seed{'s' if n_seeds > 1 else ''}): mean {grid.mean():.0f}", fontsize=8)
     axes[0][0].set_ylabel("friction", fontsize=8)
     fig.colorbar(image, ax=axes[0][: len(grids)].tolist(), shrink=0.8, label="return (mean of seeds, episodes)")
     curves = axes[0][-1]
@@ -802,11 +803,12 @@ def plot_dataset(task: DatasetTask, out: Path, figure: Path) -> Path:
         for run in by_learner[learner]:
             steps, returns = zip(*run["curve"], strict=True) if run["curve"] else ((), ())
             label = learner if run is by_learner[learner][0] else None
-            curves.plot(steps, returns, color=f"C{index}", alpha=0.8, linewidth=1.0, label=label)
+            thousands = np.asarray(steps, dtype=float) / 1000.0
+            curves.plot(thousands, returns, color=f"C{index}", alpha=0.8, linewidth=1.0, label=label)
     if "bc" in by_learner:
         bc = float(np.mean([run["nominal"]["mean"] for run in by_learner["bc"]]))
         curves.axhline(bc, color="k", linestyle="--", linewidth=1.0, label=f"bc (mean of {len(by_learner['bc'])} seeds)")
-    curves.set_xlabel("SAC steps", fontsize=8)
+    curves.set_xlabel("SAC steps (thousands)", fontsize=8)
     curves.set_ylabel("nominal return (5 episodes per point)", fontsize=8)
     curves.set_title("learning curves, one line per seed", fontsize=8)
     curves.tick_params(labelsize=7)
