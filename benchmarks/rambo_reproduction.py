@@ -102,6 +102,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.generate_d4rl_datasets import canonical, dataset_summary, git_revision, write_json
+from benchmarks.hopper_grid_figure import draw_grid, mean_grid
 from benchmarks.seed_tests import mean_sd, sample_sd
 
 ROOT = Path(__file__).resolve().parent
@@ -747,16 +748,8 @@ def summarize_dataset(task: DatasetTask, out: Path) -> str:
 
 
 def _mean_grid(runs: list[dict[str, Any]]) -> tuple[list[float], list[float], np.ndarray]:
-    """:return: the grid's densities, frictions, and each cell's return averaged over episodes then seeds (rows: frictions)"""
-    cells = runs[0]["grid"]["report"]["cells"]
-    densities = sorted({cell["torso_density"] for cell in cells})
-    frictions = sorted({cell["friction"] for cell in cells})
-    grid = np.zeros((len(frictions), len(densities)))
-    for run in runs:
-        report = run["grid"]["report"]
-        for cell, returns in zip(report["cells"], report["returns"], strict=True):
-            grid[frictions.index(cell["friction"]), densities.index(cell["torso_density"])] += np.mean(returns) / len(runs)
-    return densities, frictions, grid
+    """:return: :func:`benchmarks.hopper_grid_figure.mean_grid` of the runs' robustness grids"""
+    return mean_grid([(run["grid"]["report"]["cells"], run["grid"]["report"]["returns"]) for run in runs])
 
 
 def plot_dataset(task: DatasetTask, out: Path, figure: Path) -> Path:
@@ -788,14 +781,9 @@ def plot_dataset(task: DatasetTask, out: Path, figure: Path) -> Path:
     )
     image = None
     for ax, (learner, (densities, frictions, grid)) in zip(axes[0], grids.items(), strict=False):
-        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0.0, vmax=high, aspect="auto")
-        for (row, col), value in np.ndenumerate(grid):
-            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=6, color="w" if value < high / 2 else "k")
-        ax.set_xticks(range(len(densities)), [f"{d:.0f}" for d in densities], fontsize=7)
-        ax.set_yticks(range(len(frictions)), [f"{f:.2f}" for f in frictions], fontsize=7)
-        ax.set_xlabel("torso density (kg/m^3)", fontsize=8)
         n_seeds = len(by_learner[learner])
-        ax.set_title(f"{learner} ({n_seeds} seed{'s' if n_seeds > 1 else ''}): mean {grid.mean():.0f}", fontsize=8)
+        title = f"{learner} ({n_seeds} seed{'s' if n_seeds > 1 else ''}): mean {grid.mean():.0f}"
+        image = draw_grid(ax, densities, frictions, grid, high, title)
     axes[0][0].set_ylabel("friction", fontsize=8)
     fig.colorbar(image, ax=axes[0][: len(grids)].tolist(), shrink=0.8, label="return (mean of seeds, episodes)")
     curves = axes[0][-1]

@@ -86,6 +86,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.hopper_grid_figure import draw_grid, mean_grid
 from benchmarks.seed_tests import mean_sd, sample_sd
 
 #: the 1-D task's figure (the others: ``benchmarks/figures/wr2l_<task>.png``)
@@ -466,27 +467,14 @@ def plot_heatmaps(out: Path, figure: Path) -> Path:
     import matplotlib.pyplot as plt
 
     by_algo = _runs_by_algo(out)
-    grids = {}
-    for algo, mine in by_algo.items():
-        cells = mine[0]["eval"]["cells"]
-        densities = sorted({cell["torso_density"] for cell in cells})
-        frictions = sorted({cell["friction"] for cell in cells})
-        grid = np.zeros((len(frictions), len(densities)))
-        for run in mine:
-            for cell, returns in zip(run["eval"]["cells"], run["eval"]["returns"], strict=True):
-                row, col = frictions.index(cell["friction"]), densities.index(cell["torso_density"])
-                grid[row, col] += np.mean(returns) / len(mine)
-        grids[algo] = (densities, frictions, grid, len(mine))
+    grids = {
+        algo: (*mean_grid([(run["eval"]["cells"], run["eval"]["returns"]) for run in mine]), len(mine))
+        for algo, mine in by_algo.items()
+    }
     high = max(grid.max() for _, _, grid, _ in grids.values())
     fig, axes = plt.subplots(1, len(grids), figsize=(3.4 * len(grids) + 1.6, 3.8), squeeze=False, layout="constrained")
     for ax, (algo, (densities, frictions, grid, n_seeds)) in zip(axes[0], grids.items(), strict=True):
-        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0.0, vmax=high, aspect="auto")
-        for (row, col), value in np.ndenumerate(grid):
-            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=6, color="w" if value < high / 2 else "k")
-        ax.set_xticks(range(len(densities)), [f"{d:.0f}" for d in densities], fontsize=7)
-        ax.set_yticks(range(len(frictions)), [f"{f:.2f}" for f in frictions], fontsize=7)
-        ax.set_xlabel("torso density (kg/m^3)", fontsize=8)
-        ax.set_title(f"{algo} ({n_seeds} seeds): mean {grid.mean():.0f}", fontsize=8)
+        image = draw_grid(ax, densities, frictions, grid, high, f"{algo} ({n_seeds} seeds): mean {grid.mean():.0f}")
     axes[0][0].set_ylabel("friction", fontsize=8)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="return (mean of seeds, episodes)")
     fig.suptitle("RobustHopper-v0 test grid (nominal: 1000, 1.0)", fontsize=9)
@@ -533,8 +521,7 @@ def describe(path: Path, record: dict[str, Any]) -> str:
     reused = record.get("reused_from")
     trained = f"reused {reused['task']}/{reused['algo']}" if reused else f"train {record['train_seconds']:.0f} s"
     return (
-        f"{path}: {trained}, sweep mean {record['mean']:.0f}, "
-        f"10%-worst {record['worst10']:.0f}, worst {record['worst']:.0f}"
+        f"{path}: {trained}, sweep mean {record['mean']:.0f}, 10%-worst {record['worst10']:.0f}, worst {record['worst']:.0f}"
     )
 
 
