@@ -483,3 +483,59 @@ def test_a_checkpoint_interrupted_between_its_renames_is_found_as_the_previous_o
     with pytest.raises(ValueError, match="not RAMBO's MixedReplayBuffer"):
         resumed.load_replay_buffer(tmp_path / "foreign.pkl")
     assert resumed.replay_buffer is pool
+
+
+# RAMBO on the device it is given (issue 15: "everything runs with device="cuda" too"). Each test runs on the CPU
+# everywhere and on CUDA where torch sees a GPU: CI has none, and the CPU run holds the same assertions, so the skip
+# hides no failure of the code CI can run. Bit-for-bit equality is asked only between two copies of the same weights:
+# a CUDA run is not bit-reproducible (atomic adds in index backward).
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")),
+]
+
+
+def _tensors_off(device: str, named: dict[str, th.Tensor]) -> list[str]:
+    # fields a sample does not fill (SB3's optional ``discounts``) are None
+    return [name for name, tensor in named.items() if tensor is not None and tensor.device.type != device]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_keeps_every_tensor_on_the_models_device(pendulum_episodes, device):
+    model = RAMBO("MlpPolicy", _env(), pendulum_episodes, **rambo_preset("rambo/smoke", seed=0, device=device))
+    model.learn(100)  # two epochs: MLE fit, BC warm start, rollouts, SAC updates, adversary phases
+    assert model.device.type == device and model._adversary_epochs == 2 and model.replay_buffer.n_model > 0
+    named = {
+        **{f"policy.{k}": v for k, v in model.policy.state_dict().items()},
+        **{f"ensemble.{k}": v for k, v in model.ensemble.state_dict().items()},
+        **{f"real.{k}": v for k, v in model.replay_buffer.real._asdict().items()},
+        "log_ent_coef": model.log_ent_coef,
+    }
+    assert _tensors_off(device, named) == []
+    assert model.ensemble.generator.device.type == device
+    batch = model.replay_buffer.sample(8)
+    assert _tensors_off(device, batch._asdict()) == []
+    obs = np.array([[0.3, -0.2], [1.0, 2.0]], dtype=np.float32)
+    actions, _ = model.predict(obs, deterministic=True)
+    assert actions.shape == (2, 1) and np.isfinite(actions).all()
+    report = evaluate_robustness(model, PENDULUM, {"mass": [0.8, 1.2]}, n_episodes=1, max_episode_steps=20)
+    assert np.isfinite(report.returns).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_model_saved_on_its_device_loads_on_the_cpu(pendulum_episodes, tmp_path, device):
+    model = RAMBO("MlpPolicy", _env(), pendulum_episodes, **rambo_preset("rambo/smoke", seed=0, device=device))
+    model.learn(50)
+    model.save(tmp_path / "rambo")
+    loaded = RAMBO.load(tmp_path / "rambo", env=_env(), device="cpu")
+    assert loaded.device.type == "cpu" and loaded.ensemble.generator.device.type == "cpu"
+    for ours, theirs in ((model.policy, loaded.policy), (model.ensemble, loaded.ensemble)):
+        saved, restored = ours.state_dict(), theirs.state_dict()
+        assert saved.keys() == restored.keys()
+        for key in saved:
+            assert restored[key].device.type == "cpu", key
+            th.testing.assert_close(saved[key].cpu(), restored[key], rtol=0, atol=0, msg=key)
+    # the loaded model trains on: the dataset set again, one more epoch on the CPU
+    loaded.set_dataset(pendulum_episodes)
+    loaded.learn(50, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 100
