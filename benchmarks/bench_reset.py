@@ -14,7 +14,11 @@ Each round times ``--repeats`` plain resets, then as many randomised ones; the t
 times of the best round and the ratio of the best and of the median round.
 
 Run: ``python -m benchmarks.bench_reset --rounds 7``; ``--profile 20000`` profiles that many resets with an unseen
-geometry (the env's own cost) instead, and prints the functions that take the most time.
+geometry (the env's own cost) instead, and prints the functions that take the most time. ``--write-floor`` is a
+diagnostic, not a result: it replaces the whole model write of a randomised reset (``ModelBuilder.write``) by its
+``mj_setConst`` alone, so the models no longer match their parameters, and the unseen-geometry rows then give the
+cost of everything around the write (the draw, validation, the pool, the episode record): the least any faster
+write could reach.
 """
 
 from __future__ import annotations
@@ -91,13 +95,30 @@ def profile(resets: int) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
+def _cut_write_to_set_const() -> None:
+    # the diagnostic of --write-floor: every in-place write becomes the mj_setConst it ends with
+    import mujoco
+
+    from robust_envs.mujoco_model import ModelBuilder
+
+    def set_const_only(self: ModelBuilder, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None) -> None:
+        mujoco.mj_setConst(model, self._scratch_data(model))
+
+    ModelBuilder.write = set_const_only  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Print per-reset times and the ratios for each case."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N unseen-geometry resets instead")
+    parser.add_argument(
+        "--write-floor", action="store_true", help="diagnostic: the model write cut down to mj_setConst (wrong models)"
+    )
     args = parser.parse_args()
+    if args.write_floor:
+        _cut_write_to_set_const()
     if args.profile:
         profile(args.profile)
         return

@@ -229,9 +229,7 @@ class UncertaintySet:
                 out[key] = float(rng.uniform(lo, hi))
         return out
 
-    def vector_sampler(
-        self, param_space: ParamSpace
-    ) -> Callable[[np.random.Generator, np.ndarray], np.ndarray | ValidatedParams]:
+    def vector_sampler(self, param_space: ParamSpace) -> Callable[[np.random.Generator, np.ndarray], ValidatedParams]:
         """
         A fast equivalent of :meth:`sample` for one env's parameters, for draws at every reset.
 
@@ -241,8 +239,8 @@ class UncertaintySet:
 
         :param param_space: the env's parameters
         :return: ``draw(rng, base) -> params``: ``base`` (a valid full vector) with the drawn setting written in,
-            a :class:`~robust_envs.params.ValidatedParams` for a finite set (its members are validated once,
-            here) and a vector for a box
+            as a :class:`~robust_envs.params.ValidatedParams` (a finite set's members are validated once, here; a
+            box lies within the parameters' bounds, and every point drawn in it too, below)
         """
         self.validate(param_space)
         if self.members:
@@ -252,7 +250,7 @@ class UncertaintySet:
             cached_base: bytes | None = None
             cached: list[ValidatedParams] = []
 
-            def draw_member(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+            def draw_member(rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
                 nonlocal cached_base, cached
                 key = base.tobytes()
                 if key != cached_base:
@@ -281,17 +279,23 @@ class UncertaintySet:
         positions = np.array([param_space.names.index(m) for k in keys for m in param_space.expand(k)], dtype=np.intp)
 
         width = high - low
+        # low + width * u is monotone in u (every rounding is), and u < 1: a point past the box's upper end is
+        # possible only where the largest u reaches it (width rounded up), so the cheap draw needs no clip elsewhere
+        overshoot = log or bool((low + width * np.nextafter(1.0, 0.0) > high).any())
 
-        def draw_point(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+        def draw_point(rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
             # one uniform per key, in key order: the stream sample() consumes. rng.uniform(low, high) computes
             # low + (high - low) * random() for each key too (the same bits), at several times the cost
             point = low + width * rng.random(len(keys))
-            if log:
-                # exp(log(x)) can overshoot x by an ulp; the set's ends are valid values, so stay inside them
-                point = np.clip(np.exp(point), *bounds)
+            if overshoot:
+                # exp(log(x)) can overshoot x by an ulp (and so can a rounded width); the set's ends are valid
+                # values, so stay inside them
+                point = np.clip(np.exp(point) if log else point, *bounds)
             vector = base.copy()
             vector[positions] = point[key_of]
-            return vector
+            # within the set, so within the parameters' bounds: validated without checking each draw again
+            vector.flags.writeable = False
+            return ValidatedParams(param_space, vector)
 
         return draw_point
 

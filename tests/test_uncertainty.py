@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import robust_envs
+from robust_envs.params import ValidatedParams
 from robust_envs.presets import friction_factor, get_parameterisation, get_preset, list_parameterisations, list_presets
 from robust_envs.uncertainty import UncertaintySet
 
@@ -171,3 +172,33 @@ def test_preset_tables_name_the_envs_parameters():
     for env_id, sets in presets_by_env().items():
         assert all(s.env_id == env_id for s in sets) and list_presets(env_id) == sorted(s.name for s in sets)
     assert list_presets("RobustPendulum-v0") == []
+
+
+class _ExtremeUniforms:
+    """A stand-in generator whose uniforms are all one value (the ends of [0, 1))."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "log-uniform"])
+@pytest.mark.parametrize("u", [0.0, float(np.nextafter(1.0, 0.0))])
+def test_box_draws_are_validated_and_stay_inside_the_box(distribution, u):
+    # the draws skip the env's validation (ValidatedParams), so even the extreme uniforms must land inside the box;
+    # the box's upper end is the physical bound of torso_density, where one ulp over would be refused
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    high = float(space.high[space.names.index("torso_density")])
+    box = UncertaintySet.box(
+        "RobustHopper-v0", {"torso_density": (0.1, high), "friction": (0.3, 0.7)}, distribution=distribution
+    )
+    draw = box.vector_sampler(space)
+    validated = draw(_ExtremeUniforms(u), space.nominal)
+    assert isinstance(validated, ValidatedParams) and validated.space is space
+    assert not validated.vector.flags.writeable
+    density = validated.vector[space.names.index("torso_density")]
+    friction = validated.vector[space.names.index("friction")]
+    assert 0.1 <= density <= high and 0.3 <= friction <= 0.7
+    np.testing.assert_array_equal(space.resolve(validated.vector.copy()), validated.vector)  # the full checks agree
