@@ -18,7 +18,7 @@ geometry (the env's own cost) instead, and prints the functions that take the mo
 diagnostic, not a result: it replaces the whole model write of a randomised reset (``ModelBuilder.write``) by its
 ``mj_setConst`` alone, so the models no longer match their parameters, and the unseen-geometry rows then give the
 cost of everything around the write (the draw, validation, the pool, the episode record): the least any faster
-write could reach.
+write could reach. ``--itemise 20000 --write-floor`` times each part around the write, 20,000 calls each.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import argparse
 import cProfile
 import pstats
 import time
+import timeit
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -95,6 +96,41 @@ def profile(resets: int) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
+def itemise(calls: int) -> None:
+    """
+    Time, with ``timeit`` (best of 5), each part of a randomised reset of the inverted pendulum besides the geometry
+    write (run with ``--write-floor``: the write is then its ``mj_setConst``), and a plain reset's parts.
+    """
+    import mujoco
+
+    env = gym.make("RobustInvertedPendulum-v0", keep_mass=True)
+    env.reset(seed=0)
+    unwrapped = env.unwrapped
+    draw = get_preset("jiang2021/invertedpendulum/train").vector_sampler(unwrapped.param_space)
+    rng = np.random.default_rng(0)
+    base = unwrapped.base_params
+    settings = [draw(rng, base) for _ in range(5 * calls + 1)]
+
+    def best(fn: Callable[[], object]) -> float:
+        return min(timeit.repeat(fn, number=calls, repeat=5)) / calls * 1e6
+
+    parts: dict[str, Callable[[], object]] = {"draw (DomainRandomization's sampler)": lambda: draw(rng, base)}
+    fresh = iter(settings)
+    parts["options checked (_episode_params_from)"] = lambda: unwrapped._episode_params_from({"params": next(fresh)})
+    vectors = [setting.vector for setting in settings]
+    fresh_vectors = iter(vectors)
+    parts["model for the setting (_apply_params)"] = lambda: unwrapped._apply_params(next(fresh_vectors))
+    recorded = iter(vectors)
+    parts["episode record (_begin_episode)"] = lambda: unwrapped._begin_episode(next(recorded))
+    parts["mj_setConst"] = lambda: mujoco.mj_setConst(unwrapped.model, unwrapped.data)
+    parts["mj_resetData"] = lambda: mujoco.mj_resetData(unwrapped.model, unwrapped.data)
+    parts["Gymnasium's reset_model"] = unwrapped.reset_model
+    parts["plain reset (unwrapped)"] = unwrapped.reset
+    parts["plain reset (as gym.make returns it)"] = env.reset
+    for label, fn in parts.items():
+        print(f"{label:40s} {best(fn):6.2f} us")
+
+
 def _cut_write_to_set_const() -> None:
     # the diagnostic of --write-floor: every in-place write becomes the mj_setConst it ends with
     import mujoco
@@ -113,6 +149,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N unseen-geometry resets instead")
+    parser.add_argument("--itemise", type=int, default=0, metavar="N", help="time each part of a reset, N calls each")
     parser.add_argument(
         "--write-floor", action="store_true", help="diagnostic: the model write cut down to mj_setConst (wrong models)"
     )
@@ -121,6 +158,9 @@ def main() -> None:
         _cut_write_to_set_const()
     if args.profile:
         profile(args.profile)
+        return
+    if args.itemise:
+        itemise(args.itemise)
         return
     for label, plain, randomised in _cases(args.repeats, args.rounds):
         plain.reset(seed=0)
