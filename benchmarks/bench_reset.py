@@ -28,11 +28,12 @@ import cProfile
 import pstats
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gymnasium as gym
 import numpy as np
 
+from robust_envs.params import ValidatedParams
 from robust_envs.presets import get_preset
 from robust_envs.uncertainty import UncertaintySet
 from robust_envs.wrappers import DomainRandomization
@@ -63,14 +64,7 @@ def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], o
             randomised.reset()
         cases.append((label, gym.make(env_id, **kwargs), randomised.reset))
     # the env's own cost of an unseen geometry: settings drawn beforehand (one per reset, never repeated)
-    env = gym.make("RobustInvertedPendulum-v0", keep_mass=True)
-    env.reset(seed=0)
-    rng = np.random.default_rng(1)
-    draw = pendulum.vector_sampler(env.unwrapped.param_space)
-    base = env.unwrapped.param_space.nominal
-    draws = iter([draw(rng, base) for _ in range((repeats + 1) * rounds + 200)])
-    for _ in range(200):
-        env.reset(options={"params": next(draws)})
+    env, draws = _pendulum_with_unseen_settings((repeats + 1) * rounds)
     cases.append(
         (
             "IP unseen geometry (env)",
@@ -81,16 +75,25 @@ def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], o
     return cases
 
 
-def profile(resets: int) -> None:
-    """Profile ``resets`` resets of the inverted pendulum, each with a geometry never seen before (drawn beforehand)."""
+def _pendulum_with_unseen_settings(settings: int) -> tuple[gym.Env, Iterator[ValidatedParams]]:
+    """
+    :return: the inverted pendulum (``keep_mass=True``) after 200 resets with new geometries (pools warm), and
+        ``settings`` more draws from ``jiang2021/invertedpendulum/train``, each a geometry it has not seen
+    """
     env = gym.make("RobustInvertedPendulum-v0", keep_mass=True)
     env.reset(seed=0)
     space = env.unwrapped.param_space
     draw = get_preset("jiang2021/invertedpendulum/train").vector_sampler(space)
     rng = np.random.default_rng(1)
-    draws = iter([draw(rng, space.nominal) for _ in range(resets + 200)])
+    draws = iter([draw(rng, space.nominal) for _ in range(settings + 200)])
     for _ in range(200):
         env.reset(options={"params": next(draws)})
+    return env, draws
+
+
+def profile(resets: int) -> None:
+    """Profile ``resets`` resets of the inverted pendulum, each with a geometry never seen before (drawn beforehand)."""
+    env, draws = _pendulum_with_unseen_settings(resets)
     profiler = cProfile.Profile()
     profiler.runcall(lambda: [env.reset(options={"params": next(draws)}) for _ in range(resets)])
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
@@ -103,13 +106,12 @@ def itemise(calls: int) -> None:
     """
     import mujoco
 
-    env = gym.make("RobustInvertedPendulum-v0", keep_mass=True)
-    env.reset(seed=0)
+    env, draws = _pendulum_with_unseen_settings(5 * calls)
     unwrapped = env.unwrapped
+    settings = list(draws)
     draw = get_preset("jiang2021/invertedpendulum/train").vector_sampler(unwrapped.param_space)
     rng = np.random.default_rng(0)
     base = unwrapped.base_params
-    settings = [draw(rng, base) for _ in range(5 * calls + 1)]
 
     def best(fn: Callable[[], object]) -> float:
         return min(timeit.repeat(fn, number=calls, repeat=5)) / calls * 1e6
