@@ -249,9 +249,10 @@ class PerturbableEnv(gym.Env):
             return self._params
         return self.param_space.resolve(options["params"], base=self._params)
 
-    def _begin_episode(self, vector: np.ndarray) -> None:
-        """Record the parameters of the episode that starts now."""
-        key = vector.tobytes()
+    def _begin_episode(self, vector: np.ndarray, key: bytes | None = None) -> None:
+        """Record the parameters of the episode that starts now (``key``: ``vector.tobytes()``, where the caller has it)."""
+        if key is None:
+            key = vector.tobytes()
         if key == self._episode_key:
             return
         episode = self._episodes.get(key)
@@ -260,10 +261,22 @@ class PerturbableEnv(gym.Env):
                 self._episodes.clear()
             own = vector.copy()
             own.flags.writeable = False
-            episode = self._episodes[key] = (own, self.param_space.to_dict(own))
+            # ParamSpace.to_dict's mapping, from a vector known to be a flat float array
+            episode = self._episodes[key] = (own, dict(zip(self.param_space.names, own.tolist(), strict=True)))
         # both shared with the cache, so never mutated: param_vector and params return copies
         self._episode_params, self._episode_params_dict = episode
         self._episode_key = key
+
+    def prepare_episodes(self, params: np.ndarray) -> int:
+        """
+        A hint that coming episodes will run with these settings (a domain randomisation's next draws), so that
+        the env may compute their models ahead, in one batch. Nothing the env reports or simulates changes; an env
+        with nothing to compute ahead (this default) prepares none.
+
+        :param params: (B, n_params) validated parameter vectors of this env's space
+        :return: how many settings were prepared
+        """
+        return 0
 
     def _restore_episode_params(self, vector: np.ndarray) -> None:
         """

@@ -479,6 +479,59 @@ class Swap(NamedTuple):
     final: list[float]
 
 
+class Resolved(NamedTuple):
+    """
+    What an :class:`InPlaceGeometry` resolved once for its model structure (:meth:`InPlaceGeometry.resolved`).
+
+    :param nominal: the compiled nominal model
+    :param bodies: the reshaped bodies, in the order of :attr:`Compiled.values`
+    :param slots: where each touched element's spec values start in the flat spec values
+    :param positions: ``(kind, id, slot)`` of each moved body, site and camera, in the order of :attr:`Compiled.values`
+    :param bounds: the compiler's ``boundmass``, ``boundinertia`` and ``balanceinertia``
+    :param mass_scale: the factor on inferred masses (``settotalmass``), else 1
+    :param raw_masses: every body's mass as the compiler infers it at nominal geometry (before the scale)
+    :param raw_inertias: likewise, the principal inertias
+    :param armature: the nominal armature of every dof
+    :param stat_fixed: which statistics the MJCF sets (``extent``, ``meaninertia``, ``meanmass``, ``meansize``, ``center``)
+    :param simple_dofs: whether the model has "simple" dofs (their diagonal comes from ``mj_setConst``)
+    :param reset_qpos: whether ``qpos_spring`` differs from ``qpos0``
+    :param data_layout: where the gathered fields of ``MjData`` lie in its buffer
+    :param gather: the positions in ``data_layout``'s view that the statistics read (the inertia matrix aside), points first
+    :param points_end: where the points that bound the model end in ``gather``
+    :param moving_geoms: ``(offset, k, radius)`` of each geom centre that can move: its offset in the gathered
+        values, the index of its radius among the reshaped geoms' (``-1``: ``radius``, its nominal one)
+    :param static_box: the low and high corner of the points no geometry moves
+    :param sizes: every body's size where no geometry changes it (0 where one does)
+    :param joint_pairs: ``(body, offset of its centre of mass, offset of a joint anchor)`` for the bodies whose size changes
+    :param geom_pairs: ``(body, k, radius, offset of its centre of mass, offset of a geom centre)`` likewise
+    :param geometry_index: where :attr:`Compiled.values` land in the writer's flat view of a model
+    :param mass_index: where the reshaped bodies' masses and inertias land there
+    """
+
+    nominal: mujoco.MjModel
+    bodies: tuple[_BodyInfo, ...]
+    slots: dict[tuple[str, str], int]
+    positions: tuple[tuple[str, int, int], ...]
+    bounds: tuple[float, float, bool]
+    mass_scale: float
+    raw_masses: np.ndarray
+    raw_inertias: np.ndarray
+    armature: np.ndarray
+    stat_fixed: tuple[bool, bool, bool, bool, bool]
+    simple_dofs: bool
+    reset_qpos: bool
+    data_layout: _FlatLayout
+    gather: np.ndarray
+    points_end: int
+    moving_geoms: tuple[tuple[int, int, float], ...]
+    static_box: tuple[float, ...]
+    sizes: tuple[float, ...]
+    joint_pairs: tuple[tuple[int, int, int], ...]
+    geom_pairs: tuple[tuple[int, int, float, int, int], ...]
+    geometry_index: np.ndarray
+    mass_index: np.ndarray
+
+
 class _BVElement(NamedTuple):
     order: int  # position among the body's colliding geoms (the compiler's tie-break)
     id: int
@@ -661,6 +714,7 @@ class InPlaceGeometry:
         self._geom_rows = [g.id for g in geoms]
         self._body_rows = [b.id for b in bodies if b.infer]
         self._position_slots = [self._slots[(kind, name)] for kind, name, _ in positions]
+        self._positions = positions
         self._armature = nominal.dof_armature.copy()
         # the masses of the bodies the geometry does not reshape (the world's is 0): as the compiler infers them,
         # and as the nominal model has them (after the settotalmass scale)
@@ -706,6 +760,8 @@ class InPlaceGeometry:
         # commit's two assignments without a Swap: geometry and the compiler's masses, then the final masses
         self._first = np.array(index + self._mass_index, dtype=np.intp)
         self._final = np.array(self._mass_index, dtype=np.intp)
+        # write_values's one assignment: geometry and the final masses
+        self._values_index = self._first[: len(index) + len(self._mass_index)]
         self._stat = _StatView(nominal)
 
     def _setup_statistics(self, nominal: mujoco.MjModel, positions: tuple[tuple[str, str, int], ...]) -> None:
@@ -821,6 +877,34 @@ class InPlaceGeometry:
             for body, g in geoms
             if body in changing
         ]
+
+    def resolved(self) -> Resolved:
+        """:return: what the writer resolved once for its model structure, for its vectorised twin (``batch_geometry``)."""
+        raw_masses, raw_inertias = self.raw_nominal()
+        return Resolved(
+            nominal=self.nominal,
+            bodies=self._bodies,
+            slots=self._slots,
+            positions=tuple((kind, element_id, self._slots[(kind, name)]) for kind, name, element_id in self._positions),
+            bounds=self._bounds,
+            mass_scale=self.mass_scale,
+            raw_masses=raw_masses,
+            raw_inertias=raw_inertias,
+            armature=self._armature.copy(),
+            stat_fixed=self._stat_fixed,
+            simple_dofs=self._simple_dofs,
+            reset_qpos=self._reset_qpos,
+            data_layout=self._data_layout,
+            gather=self._gather[: self._diagonal_start],
+            points_end=self._points_end,
+            moving_geoms=tuple(self._moving_geoms),
+            static_box=tuple(self._static_box),
+            sizes=tuple(self._sizes),
+            joint_pairs=tuple(self._joint_pairs),
+            geom_pairs=tuple(self._geom_pairs),
+            geometry_index=np.array(self._index, dtype=np.intp),
+            mass_index=np.array(self._mass_index, dtype=np.intp),
+        )
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
@@ -1140,6 +1224,18 @@ class InPlaceGeometry:
         self._set_statistics(model, data, geometry.radii, math.fsum(others_masses + raw[0::4]))
         if final_values != values[len(geometry.values) :]:  # keep_mass, parameter edits: the final masses differ
             view[final_index] = _doubles(final_values)
+
+    def write_values(self, model: mujoco.MjModel, values: np.ndarray, stat: np.ndarray) -> None:
+        """
+        Write a geometry computed ahead (:class:`~robust_envs.batch_geometry.BatchGeometry`) into ``model``.
+
+        :param model: a model that holds every other value of its final state (the other parameters' edits)
+        :param values: :attr:`Compiled.values`, then the final mass and principal inertias of each body of
+            :attr:`body_rows`, one after the other
+        :param stat: ``model.stat`` (meaninertia, meanmass, meansize, extent, center)
+        """
+        self._layout.view(model)[self._values_index] = values
+        self._stat.view(model)[:] = stat
 
     def swap(self, masses: np.ndarray, inertias: np.ndarray, armature: np.ndarray) -> Swap | None:
         """

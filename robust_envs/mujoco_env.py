@@ -131,9 +131,10 @@ class RobustMujocoEnv(PerturbableEnv):
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)  # type: ignore[attr-defined]
 
     # ---- parameters -----------------------------------------------------------------------------
-    def _apply_params(self, vector: np.ndarray) -> None:
+    def _apply_params(self, vector: np.ndarray, key: bytes | None = None) -> None:
         # byte comparison: the cheapest exact test, and resets with unchanged parameters are the common case
-        key = vector.tobytes()
+        if key is None:
+            key = vector.tobytes()
         if key == self._applied_key:
             return
         # In-place edits cost microseconds (mj_setConst included); a geometry seen before is a lookup,
@@ -142,6 +143,16 @@ class RobustMujocoEnv(PerturbableEnv):
         if model is not self.model:
             self._install_model(model)
         self._applied_key = key
+
+    def prepare_episodes(self, params: np.ndarray) -> int:
+        """
+        Compute the models of coming episodes' settings ahead, in one batch (:meth:`ModelBuilder.prepare`): a reset
+        with one of them, its geometry unseen, then writes precomputed values instead of compiling them.
+
+        :param params: (B, n_params) validated parameter vectors of this env's space
+        :return: how many settings were prepared (those with a new geometry and the other parameters of the first)
+        """
+        return self._builder.prepare(params)
 
     def _restore_episode_params(self, vector: np.ndarray) -> None:
         """Install the model of a running episode's parameters (copies and unpickling)."""
@@ -173,8 +184,9 @@ class RobustMujocoEnv(PerturbableEnv):
         """
         episode_params = self._episode_params_from(options)
         gym.Env.reset(self, seed=seed)
-        self._apply_params(episode_params)
-        self._begin_episode(episode_params)
+        key = episode_params.tobytes()
+        self._apply_params(episode_params, key)
+        self._begin_episode(episode_params, key)
         mujoco.mj_resetData(self.model, self.data)
         observation = self.reset_model()  # type: ignore[attr-defined]
         info = self._get_reset_info()  # type: ignore[attr-defined]

@@ -11,11 +11,12 @@ import copy
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import mujoco
 import numpy as np
 
+from robust_envs.batch_geometry import BatchCompiled, BatchGeometry
 from robust_envs.inplace_geometry import Compiled, InPlaceGeometry, NotInPlace, SpecValues, Swap
 from robust_envs.params import GeometryEdit, ParamSpace
 
@@ -153,6 +154,18 @@ def compile_pristine(
 
 
 # In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
+class _Prepared(NamedTuple):
+    # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of
+    # their other parameters, the values InPlaceGeometry.write_values writes, the compiled geometry (statistics and
+    # the compiler's masses) and which rows hold a setting to write
+    keys: bytes
+    width: int
+    others: bytes
+    values: np.ndarray
+    compiled: BatchCompiled
+    ok: np.ndarray
+
+
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
 
 #: A pool of an env's own models: parameter vector (bytes) -> (model, the vector it was built for).
@@ -238,6 +251,10 @@ class ModelBuilder:
         # slices where the parameters are consecutive: indexing with them costs a fraction of an index array's
         self._geometry_sel = _selector(self._geometry_idx.tolist())
         self._other_sel = _selector(self._other_idx.tolist())
+        self._batch: BatchGeometry | str | None = None
+        # the settings computed ahead by prepare(), and the next of them to come
+        self._prepared: _Prepared | None = None
+        self._prepared_next = 0
 
     # ---- geometry --------------------------------------------------------------------------------------
     def geometry_key(self, vector: np.ndarray) -> tuple[tuple[GeometryEdit, float], ...]:
@@ -303,9 +320,81 @@ class ModelBuilder:
         return writer if isinstance(writer, InPlaceGeometry) else None
 
     @property
+    def batch(self) -> BatchGeometry | None:
+        """The vectorised twin of :attr:`in_place` that :meth:`prepare` runs, or ``None`` where there is none."""
+        batch = self._batch
+        if batch is None:
+            writer = self.in_place
+            if writer is None or self._scaling_rules is None:
+                batch = "no in-place writer of apply_geometry's edits"
+            else:
+                batch = BatchGeometry.create(writer)
+            self._batch = batch
+        return batch if isinstance(batch, BatchGeometry) else None
+
+    def prepare(self, vectors: np.ndarray) -> int:
+        """
+        Compute ahead, in one batch, the models of the settings that the next episodes will run, in this order
+        (domain randomisation's next draws): :meth:`write` of the next of them is then one assignment and
+        ``mj_setConst``.
+
+        Prepared are the settings with a geometry other than the nominal one and the other parameters of the first
+        row (a randomised geometry), where :attr:`batch` exists; every other setting, and a setting that comes out
+        of order, takes the usual path. A new call replaces the settings prepared before. Nothing else changes.
+
+        :param vectors: (B, n_params) validated parameter vectors
+        :return: how many settings were prepared
+        """
+        batch = self.batch
+        self._prepared, self._prepared_next = None, 0
+        if batch is None or not len(vectors):
+            return 0
+        writer = self.in_place
+        assert writer is not None
+        vectors = np.ascontiguousarray(vectors, dtype=np.float64)
+        others = vectors[:, self._other_sel]
+        scalars, changed = self._batch_scalars(writer, vectors)
+        compiled = batch.compile(scalars)
+        ok = changed & compiled.ok & (others == others[0]).all(axis=1)
+        if not ok.any():
+            return 0
+        values = np.concatenate((compiled.values, self._final_masses(writer, compiled.masses, vectors[0])), axis=1)
+        self._prepared = _Prepared(vectors.tobytes(), vectors.shape[1] * 8, others[0].tobytes(), values, compiled, ok)
+        return int(ok.sum())
+
+    def _batch_scalars(self, writer: InPlaceGeometry, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:return: :meth:`_spec_scalars` of each row (B, S), and which rows have a geometry other than the nominal one."""
+        scalars = np.repeat(np.array([writer.scalars]), len(vectors), axis=0)
+        changed = np.zeros(len(vectors), dtype=bool)
+        for position, nominal, fromto, scaled in self._scaling_rules or ():
+            factor = vectors[:, position] / nominal
+            moved = factor != 1.0
+            changed |= moved
+            for start in fromto:  # identities left out, as _spec_scalars leaves them
+                near, far = scalars[:, start : start + 3], scalars[:, start + 3 : start + 6]
+                scalars[:, start + 3 : start + 6] = np.where(moved[:, None], near + (far - near) * factor[:, None], far)
+            if scaled:
+                scalars[:, list(scaled)] *= factor[:, None]
+        return scalars, changed
+
+    def _final_masses(self, writer: InPlaceGeometry, masses: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """:return: the final masses of :meth:`_write_reshaped` (``_base_values`` times the mass factors) of each row."""
+        scale = writer.mass_scale
+        base = masses * scale if scale != 1.0 else masses.copy()
+        if self.keep_mass:  # the nominal mass spread over the new shape
+            kept = np.array(writer.kept_masses)
+            mass = base[:, 0::4]
+            ratio = np.where(mass > 0, kept / np.where(mass > 0, mass, 1.0), 1.0)
+            base[:, 0::4] = kept
+            for k in (1, 2, 3):
+                base[:, k::4] *= ratio
+        return base * np.repeat(self._mass_factor(vector)[writer.body_rows], 4)
+
+    @property
     def rewritable(self) -> bool:
         """Whether :meth:`write` can turn any model of this builder into that of any vector (geometry in place, or none)."""
-        return self.in_place is not None or not len(self._geometry_idx)
+        writer = self._writer if self._writer is not None else self.in_place  # the writer, once resolved
+        return isinstance(writer, InPlaceGeometry) or not len(self._geometry_idx)
 
     @property
     def geometry_path(self) -> str:
@@ -466,15 +555,30 @@ class ModelBuilder:
         mujoco.mj_setConst(model, scratch)
         return True
 
-    def write(self, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None) -> None:
+    def write(self, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None, key: bytes | None = None) -> None:
         """
         Make ``model`` the model of ``vector``, in place (:attr:`rewritable` builders only).
 
         :param model: a copy of :meth:`nominal_model`, perhaps written before by this builder
         :param vector: a validated parameter vector
         :param previous: the vector ``model`` was last written for (``None``: ``model`` is a fresh copy of the nominal model)
+        :param key: ``vector.tobytes()``, where the caller has it already
         :raises NotInPlace: a geometry the in-place path cannot reproduce (``model`` is then unusable)
         """
+        ahead = self._prepared
+        if ahead is not None and previous is not None:
+            i = self._prepared_next
+            start = i * ahead.width
+            if key is None:
+                key = vector.tobytes()
+            # the next setting computed ahead (prepare), for a model that holds its other parameters already
+            if ahead.keys[start : start + ahead.width] == key:
+                self._prepared_next = i + 1
+                if ahead.ok[i] and previous[self._other_sel].tobytes() == ahead.others:
+                    self.in_place.write_values(model, ahead.values[i], ahead.compiled.stat[i])  # type: ignore[union-attr]
+                    mujoco.mj_setConst(model, self._scratch_data(model))
+                    self._base = (vector[self._geometry_sel].tobytes(), Compiled([], ahead.compiled.masses[i], [], []), None)
+                    return
         geometry = vector[self._geometry_sel].tobytes()
         # a fresh copy of the nominal model has the nominal parameters' geometry and constants
         held = self._nominal if previous is None else previous
@@ -589,10 +693,12 @@ class ModelBuilder:
             return entry[0]
         seen = self._seen
         repeat = key in seen
-        seen[key] = None
-        seen.move_to_end(key)
-        while len(seen) > 4 * size:
-            seen.popitem(last=False)
+        if repeat:
+            seen.move_to_end(key)
+        else:
+            seen[key] = None
+            while len(seen) > 4 * size:
+                seen.popitem(last=False)
         holder: T | None = None
         previous: np.ndarray | None = None
         rewritable = self.rewritable
@@ -612,7 +718,7 @@ class ModelBuilder:
             if holder is None:
                 holder = wrap(copy.copy(self.nominal_model()))
             try:
-                self.write(unwrap(holder), vector, previous)
+                self.write(unwrap(holder), vector, previous, key)
             except NotInPlace:
                 holder = None  # a shape only the compiler handles: compile it below
         if holder is None or not rewritable:
@@ -654,10 +760,8 @@ class ModelBuilder:
             mass_factor = cached[1]
         else:
             plan = self._plan(self.nominal_model())
-            mass_params, friction_params = plan["mass_params"], plan["friction_params"]
-            mass_factor = np.ones(len(body_mass))
-            # a body may be the target of several mass parameters (its density and its mass): factors multiply
-            np.multiply.at(mass_factor, plan["mass_bodies"], vector[mass_params] / self._nominal[mass_params])
+            friction_params = plan["friction_params"]
+            mass_factor = self._mass_factor(vector)
             friction_factor = float(np.prod(vector[friction_params] / self._nominal[friction_params]))
             model.dof_damping[plan["damping_dofs"]] = vector[plan["damping_params"]]
             model.dof_armature[plan["armature_dofs"]] = vector[plan["armature_params"]]
@@ -670,6 +774,15 @@ class ModelBuilder:
             # Derived constants (subtree masses, inverse weights, actuator_acc0) go stale otherwise;
             # mj_setConst overwrites the state of its MjData, so it gets the builder's scratch one.
             mujoco.mj_setConst(model, self._scratch_data(model))
+
+    def _mass_factor(self, vector: np.ndarray) -> np.ndarray:
+        """:return: every body's factor on its mass and inertia from the mass parameters of ``vector``."""
+        plan = self._plan(self.nominal_model())
+        mass_params = plan["mass_params"]
+        mass_factor = np.ones(self.nominal_model().nbody)
+        # a body may be the target of several mass parameters (its density and its mass): factors multiply
+        np.multiply.at(mass_factor, plan["mass_bodies"], vector[mass_params] / self._nominal[mass_params])
+        return mass_factor
 
     def _plan(self, pristine: mujoco.MjModel) -> dict[str, np.ndarray]:
         # Index arrays for vectorised edits. Geometry edits never add or remove elements, so one plan

@@ -267,37 +267,21 @@ class UncertaintySet:
                 return cached[index if index < n else n - 1]
 
             return draw_member
-        keys = list(self.low)
-        low = np.array([self.low[k] for k in keys], dtype=np.float64)
-        high = np.array([self.high[k] for k in keys], dtype=np.float64)
-        log = self.distribution == "log-uniform"
-        bounds = (low, high)
-        if log:
-            low, high = np.log(low), np.log(high)
-        # a group key writes its drawn value into each of its members
-        key_of = np.concatenate([np.full(len(param_space.expand(k)), i) for i, k in enumerate(keys)])
-        positions = np.array([param_space.names.index(m) for k in keys for m in param_space.expand(k)], dtype=np.intp)
+        box = self.box_draws(param_space)
+        return box.one
 
-        width = high - low
-        # low + width * u is monotone in u (every rounding is), and u < 1: a point past the box's upper end is
-        # possible only where the largest u reaches it (width rounded up), so the cheap draw needs no clip elsewhere
-        overshoot = log or bool((low + width * np.nextafter(1.0, 0.0) > high).any())
+    def box_draws(self, param_space: ParamSpace) -> BoxDraws:
+        """
+        Draws of a box set for one env's parameters, one or many at a time (what :meth:`vector_sampler` draws).
 
-        def draw_point(rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
-            # one uniform per key, in key order: the stream sample() consumes. rng.uniform(low, high) computes
-            # low + (high - low) * random() for each key too (the same bits), at several times the cost
-            point = low + width * rng.random(len(keys))
-            if overshoot:
-                # exp(log(x)) can overshoot x by an ulp (and so can a rounded width); the set's ends are valid
-                # values, so stay inside them
-                point = np.clip(np.exp(point) if log else point, *bounds)
-            vector = base.copy()
-            vector[positions] = point[key_of]
-            # within the set, so within the parameters' bounds: validated without checking each draw again
-            vector.flags.writeable = False
-            return ValidatedParams(param_space, vector)
-
-        return draw_point
+        :param param_space: the env's parameters
+        :return: the box's draws
+        :raises ValueError: a finite set (draw its members with :meth:`vector_sampler`), or a set the env refuses
+        """
+        if self.members:
+            raise ValueError(f"UncertaintySet {self.name or self.env_id!r} is a finite set; box_draws needs a box")
+        self.validate(param_space)
+        return BoxDraws(self, param_space)
 
     def sample_many(self, rng: np.random.Generator, n: int) -> list[dict[str, float]]:
         """:return: ``n`` settings drawn with :meth:`sample`."""
@@ -409,3 +393,65 @@ def _check_rng(rng: Any) -> None:
         raise TypeError(
             f"rng must be a numpy.random.Generator (np.random.default_rng(seed), or an env's np_random), got {rng!r}"
         )
+
+
+class BoxDraws:
+    """
+    Points of a box :class:`UncertaintySet` written into one env's parameter vectors (:meth:`UncertaintySet.box_draws`).
+
+    One uniform per key, in key order, per draw: the stream :meth:`UncertaintySet.sample` consumes, so
+    ``points(rng, n)`` draws what ``n`` calls of :meth:`one` draw, in one call of the generator. Draws lie within
+    the box, and so within the parameters' bounds: they come out as
+    :class:`~robust_envs.params.ValidatedParams` (read-only vectors) that need no check at reset.
+
+    :param uncertainty_set: a box set, validated against ``param_space``
+    :param param_space: the env's parameters
+    """
+
+    def __init__(self, uncertainty_set: UncertaintySet, param_space: ParamSpace) -> None:
+        keys = list(uncertainty_set.low)
+        self._space = param_space
+        self._keys = len(keys)
+        low = np.array([uncertainty_set.low[k] for k in keys], dtype=np.float64)
+        high = np.array([uncertainty_set.high[k] for k in keys], dtype=np.float64)
+        self._log = uncertainty_set.distribution == "log-uniform"
+        self._bounds = (low, high)
+        if self._log:
+            low, high = np.log(low), np.log(high)
+        self._low, self._width = low, high - low
+        # a group key writes its drawn value into each of its members
+        self._key_of = np.concatenate([np.full(len(param_space.expand(k)), i) for i, k in enumerate(keys)])
+        self._positions = np.array([param_space.names.index(m) for k in keys for m in param_space.expand(k)], dtype=np.intp)
+        # low + width * u is monotone in u (every rounding is), and u < 1: a point past the box's upper end is
+        # possible only where the largest u reaches it (width rounded up), so the cheap draw needs no clip elsewhere
+        self._overshoot = self._log or bool((low + self._width * np.nextafter(1.0, 0.0) > high).any())
+
+    def points(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """:return: ``n`` points of the box, (n, keys): the values ``n`` draws of :meth:`one` write."""
+        # rng.uniform(low, high) computes low + (high - low) * random() for each key too (the same bits), at
+        # several times the cost
+        point = self._low + self._width * rng.random((n, self._keys))
+        if self._overshoot:
+            # exp(log(x)) can overshoot x by an ulp (and so can a rounded width); the set's ends are valid values,
+            # so stay inside them
+            point = np.clip(np.exp(point) if self._log else point, *self._bounds)
+        return point
+
+    def on(self, base: np.ndarray, points: np.ndarray) -> list[ValidatedParams]:
+        """:return: ``base`` (a valid full vector) with each point written in, as validated settings."""
+        vectors = np.repeat(base[None, :], len(points), axis=0)
+        vectors[:, self._positions] = points[:, self._key_of]
+        # within the set, so within the parameters' bounds: validated without checking each draw again
+        vectors.flags.writeable = False
+        space = self._space
+        return [ValidatedParams(space, vector) for vector in vectors]
+
+    def one(self, rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
+        """:return: one draw written into ``base`` (what :meth:`UncertaintySet.vector_sampler` draws)."""
+        point = self._low + self._width * rng.random(self._keys)
+        if self._overshoot:
+            point = np.clip(np.exp(point) if self._log else point, *self._bounds)
+        vector = base.copy()
+        vector[self._positions] = point[self._key_of]
+        vector.flags.writeable = False
+        return ValidatedParams(self._space, vector)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -92,9 +92,33 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set.to_dict())
         super().__init__(env)
         self._draw = draw
+        # a box is drawn DRAWS_AHEAD points at a time (the same values, in the same order, as one at a time), and
+        # the env is told the settings ahead (PerturbableEnv.prepare_episodes): a MuJoCo env computes their
+        # models in one batch. A finite set's members are a lookup in the env's model pool already.
+        self._box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
+        self._ahead = _NOTHING_AHEAD
+        self._ahead_next = 0  # the next of them to use
         self._base = base
         self.uncertainty_set = uncertainty_set
         self._rng = np.random.default_rng()
+
+    def _next_params(self) -> Any:
+        """:return: the next setting drawn (on the env's persistent parameters as they are now)."""
+        box = self._box
+        if box is None:
+            return self._draw(self._rng, self._base.base_params)
+        ahead, index = self._ahead, self._ahead_next
+        base = self._base.base_params
+        key = base.tobytes()
+        if index >= len(ahead.settings):
+            points = box.points(self._rng, DRAWS_AHEAD)
+            ahead, index = _DrawsAhead(box.on(base, points), points, key), 0
+            self._base.prepare_episodes(np.array([params.vector for params in ahead.settings]))
+            self._ahead = ahead
+        elif ahead.base != key:  # set_params since the draw: the points stay, on the new persistent parameters
+            ahead = self._ahead = _DrawsAhead(box.on(base, ahead.points), ahead.points, key)
+        self._ahead_next = index + 1
+        return ahead.settings[index]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """
@@ -105,24 +129,39 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """
         if options is None and seed is None:
             # auto-resets: nothing to check, and nothing to restore (a refusal could only come from other options)
-            return self.env.reset(options={"params": self._draw(self._rng, self._base.base_params)})
+            return self.env.reset(options={"params": self._next_params()})
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")
         if options and "params" in options:
             raise ValueError("DomainRandomization draws the params itself; do not pass options['params'] (unwrap to set them)")
-        previous = self._rng
+        previous, ahead = self._rng, (self._ahead, self._ahead_next)
         # only other options can make the env refuse the reset; without them (auto-resets) nothing is saved
         saved = previous.bit_generator.state if options and seed is None else None
         if seed is not None:
             self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+            self._ahead, self._ahead_next = _NOTHING_AHEAD, 0  # draws of the old generator
         try:
-            params = self._draw(self._rng, self._base.base_params)
+            params = self._next_params()
             return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
         except BaseException:
             if saved is not None:
                 previous.bit_generator.state = saved
-            self._rng = previous
+            self._rng, (self._ahead, self._ahead_next) = previous, ahead
             raise
+
+
+#: how many points of a box :class:`DomainRandomization` draws at a time
+DRAWS_AHEAD = 256
+
+
+class _DrawsAhead(NamedTuple):
+    # settings DomainRandomization drew ahead, their points, and the persistent parameters they were written on
+    settings: Sequence[Any]
+    points: np.ndarray
+    base: bytes
+
+
+_NOTHING_AHEAD = _DrawsAhead((), np.empty((0, 0)), b"")
 
 
 def _next_state_sampler(env: gym.Env, base: PerturbableEnv) -> Any:
