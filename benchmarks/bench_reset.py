@@ -7,18 +7,22 @@ Cases:
 - inverted pendulum, a finite grid of 16 geometries: every model built once, then a lookup;
 - inverted pendulum, continuous draws from ``jiang2021/invertedpendulum/train`` (``keep_mass=True``): every reset
   an unseen pole length and cart size, written into a pooled model in place (target: at most 1.5x a plain
-  reset); once through :class:`~robust_envs.wrappers.DomainRandomization` (the draw included) and once with
-  settings drawn beforehand and passed as ``reset(options={"params": ...})`` (the env's own cost).
+  reset); once through :class:`~robust_envs.wrappers.DomainRandomization` (the draws included, and the models of
+  its settings, which it draws ``DRAWS_AHEAD`` at a time and the env computes in one batch: ``prepare_episodes``)
+  and once with settings drawn beforehand and passed one by one as ``reset(options={"params": ...})`` (the env's
+  own cost of a setting it is not told ahead: the scalar writer).
 
 Each round times ``--repeats`` plain resets, then as many randomised ones; the table gives the per-reset
-times of the best round and the ratio of the best and of the median round.
+times of the best round and the ratio of the best and of the median round. The default, ``DRAWS_AHEAD`` resets
+a round, puts exactly one of DomainRandomization's batches into each round, wherever the batches fall.
 
 Run: ``python -m benchmarks.bench_reset --rounds 7``; ``--profile 20000`` profiles that many resets with an unseen
 geometry (the env's own cost) instead, and prints the functions that take the most time. ``--write-floor`` is a
 diagnostic, not a result: it replaces the whole model write of a randomised reset (``ModelBuilder.write``) by its
-``mj_setConst`` alone, so the models no longer match their parameters, and the unseen-geometry rows then give the
-cost of everything around the write (the draw, validation, the pool, the episode record): the least any faster
-write could reach. ``--itemise 20000 --write-floor`` times each part around the write, 20,000 calls each.
+``mj_setConst`` alone, and ``ModelBuilder.prepare`` (the batch computed ahead) by nothing, so the models no longer
+match their parameters, and the unseen-geometry rows then give the cost of everything around the write (the draw,
+validation, the pool, the episode record): the least any faster write could reach. ``--itemise 20000`` times each
+part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 from robust_envs.params import ValidatedParams
 from robust_envs.presets import get_preset
 from robust_envs.uncertainty import UncertaintySet
-from robust_envs.wrappers import DomainRandomization
+from robust_envs.wrappers import DRAWS_AHEAD, DomainRandomization
 
 
 def per_call(fn: Callable[[], object], repeats: int) -> float:
@@ -116,12 +120,19 @@ def itemise(calls: int) -> None:
     def best(fn: Callable[[], object]) -> float:
         return min(timeit.repeat(fn, number=calls, repeat=5)) / calls * 1e6
 
-    parts: dict[str, Callable[[], object]] = {"draw (DomainRandomization's sampler)": lambda: draw(rng, base)}
+    randomised = DomainRandomization(
+        gym.make("RobustInvertedPendulum-v0", keep_mass=True), get_preset("jiang2021/invertedpendulum/train")
+    )
+    randomised.reset(seed=0)
+    parts: dict[str, Callable[[], object]] = {"one draw (vector_sampler)": lambda: draw(rng, base)}
+    # a draw ahead, with its share of the batch: the points, the settings, the env's prepare_episodes
+    parts["draw ahead, batch share included"] = randomised.get_wrapper_attr("_next_params")
     fresh = iter(settings)
     parts["options checked (_episode_params_from)"] = lambda: unwrapped._episode_params_from({"params": next(fresh)})
     vectors = [setting.vector for setting in settings]
     fresh_vectors = iter(vectors)
     parts["model for the setting (_apply_params)"] = lambda: unwrapped._apply_params(next(fresh_vectors))
+    parts["model for a prepared setting"] = _prepared_applies(unwrapped, np.array(vectors))
     recorded = iter(vectors)
     parts["episode record (_begin_episode)"] = lambda: unwrapped._begin_episode(next(recorded))
     parts["mj_setConst"] = lambda: mujoco.mj_setConst(unwrapped.model, unwrapped.data)
@@ -133,22 +144,44 @@ def itemise(calls: int) -> None:
         print(f"{label:40s} {best(fn):6.2f} us")
 
 
+def _prepared_applies(env: gym.Env, vectors: np.ndarray) -> Callable[[], object]:
+    """
+    :return: ``_apply_params`` of the next of ``vectors``, prepared ahead (``prepare_episodes``) in batches of
+        ``DRAWS_AHEAD``: its time is the write of a setting computed ahead, and a ``DRAWS_AHEAD``-th of a batch's
+        compile (its share; ``draw ahead, batch share included`` holds it for a DomainRandomization draw)
+    """
+    position = 0
+
+    def apply() -> None:
+        nonlocal position
+        if position % DRAWS_AHEAD == 0:
+            env.prepare_episodes(vectors[position : position + DRAWS_AHEAD])
+        env._apply_params(vectors[position])
+        position += 1
+
+    return apply
+
+
 def _cut_write_to_set_const() -> None:
     # the diagnostic of --write-floor: every in-place write becomes the mj_setConst it ends with
     import mujoco
 
     from robust_envs.mujoco_model import ModelBuilder
 
-    def set_const_only(self: ModelBuilder, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None) -> None:
+    def set_const_only(
+        self: ModelBuilder, model: mujoco.MjModel, vector: np.ndarray, previous: np.ndarray | None, key: bytes | None = None
+    ) -> None:
         mujoco.mj_setConst(model, self._scratch_data(model))
 
     ModelBuilder.write = set_const_only  # type: ignore[method-assign]
+    ModelBuilder.prepare = lambda self, vectors: 0  # type: ignore[method-assign]
 
 
 def main() -> None:
     """Print per-reset times and the ratios for each case."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=500)
+    # DRAWS_AHEAD resets a round: each round holds one batch that DomainRandomization computes ahead, wherever it falls
+    parser.add_argument("--repeats", type=int, default=DRAWS_AHEAD)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N unseen-geometry resets instead")
     parser.add_argument("--itemise", type=int, default=0, metavar="N", help="time each part of a reset, N calls each")

@@ -103,7 +103,9 @@ def _normalised(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _z2quat(vec: np.ndarray) -> np.ndarray:
-    # mjuu_z2quat on rows: the rotation taking the z axis to each vector
+    # mjuu_z2quat on rows: the rotation taking the z axis to each vector. Its trigonometry as the compiler's (the
+    # half-angle formulas would save a little time, but move the orientation by an ulp, which 100 steps of an
+    # unstable pendulum grow past 1e-12)
     axis = np.stack(
         (0.0 * vec[:, 2] - 1.0 * vec[:, 1], 1.0 * vec[:, 0] - 0.0 * vec[:, 2], 0.0 * vec[:, 1] - 0.0 * vec[:, 0]), 1
     )
@@ -194,9 +196,6 @@ class BatchGeometry:
         principal = np.einsum("bij,bjk->bik", rotate, _quat2mat(nominal.body_iquat))
         self._world_inertia = np.einsum("bij,bj,bkj->bik", principal, resolved.raw_inertias, principal)
         self._armature_sum = float(resolved.armature.sum())
-        # the geom centres that can move, as columns of the gathered values, with their radii (see _reach)
-        self._geom_columns = np.array([[o, o + 1, o + 2] for o, _, _ in resolved.moving_geoms], dtype=np.intp)
-        self._geom_radius = [(k, radius) for _, k, radius in resolved.moving_geoms]
         # the distances that size a body, grouped by body: (from, to) columns and radii (0 for a joint anchor)
         pairs = sorted(
             [(body, a, b, (-1, 0.0)) for body, a, b in resolved.joint_pairs]
@@ -329,7 +328,8 @@ class BatchGeometry:
         else:
             pos = scalars[:, slot + _POS : slot + _POS + 3]
             quat = np.repeat(np.array([g.quat]), batch, axis=0)
-        ok &= size[:, :used].min(axis=1) > 0
+        for k in range(used):
+            ok &= size[:, k] > 0
         parts = [size[:, 0], size[:, 1], size[:, 2]]
         half, rbound = _box(kind, parts)
         box = np.zeros((batch, 6))
@@ -402,14 +402,14 @@ class BatchGeometry:
         # the bounding box of the points, and of the geoms that can move with their radii
         low = np.repeat(np.array([r.static_box[:3]]), batch, axis=0)
         high = np.repeat(np.array([r.static_box[3:]]), batch, axis=0)
-        if r.points_end:
-            bounding = values[:, : r.points_end].reshape(batch, -1, 3)
-            low, high = np.minimum(low, bounding.min(axis=1)), np.maximum(high, bounding.max(axis=1))
-        if self._geom_columns.size:  # the geoms that can move, bounded with their radii
-            reach = self._reach(radii, self._geom_radius)
-            centres = values[:, self._geom_columns]
-            low = np.minimum(low, (centres - reach[:, :, None]).min(axis=1))
-            high = np.maximum(high, (centres + reach[:, :, None]).max(axis=1))
+        for offset in range(0, r.points_end, 3):
+            point = values[:, offset : offset + 3]
+            low, high = np.minimum(low, point), np.maximum(high, point)
+        # the geoms that can move, bounded with their radii (one by one: numpy reduces a short middle axis slowly)
+        for offset, k, radius in r.moving_geoms:
+            centre = values[:, offset : offset + 3]
+            reach = radii[k][:, None] if k >= 0 else radius
+            low, high = np.minimum(low, centre - reach), np.maximum(high, centre + reach)
         # each body's size, where the geometry changes it: the largest of its distances (a geom's plus its radius)
         sizes = np.repeat(np.array([r.sizes]), batch, axis=0)
         if self._pair_groups.size:

@@ -255,14 +255,15 @@ class PerturbableEnv(gym.Env):
             key = vector.tobytes()
         if key == self._episode_key:
             return
-        episode = self._episodes.get(key)
+        episodes = self._episodes
+        episode = episodes.get(key)
         if episode is None:
-            if len(self._episodes) >= _EPISODES:
-                self._episodes.clear()
+            if len(episodes) >= _EPISODES:
+                episodes.clear()
             own = vector.copy()
             own.flags.writeable = False
-            # ParamSpace.to_dict's mapping, from a vector known to be a flat float array
-            episode = self._episodes[key] = (own, dict(zip(self.param_space.names, own.tolist(), strict=True)))
+            # ParamSpace.to_dict's mapping, from a validated vector of this space (one value per name)
+            episode = episodes[key] = (own, dict(zip(self.param_space.names, own.tolist(), strict=True)))
         # both shared with the cache, so never mutated: param_vector and params return copies
         self._episode_params, self._episode_params_dict = episode
         self._episode_key = key

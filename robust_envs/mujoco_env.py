@@ -37,6 +37,11 @@ _MIN_THREAD_WORK_S = 2e-4
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _the_model(model: mujoco.MjModel) -> mujoco.MjModel:
+    # the model of a pooled holder: the holders of this family's pool are models
+    return model
+
+
 class RobustMujocoEnv(PerturbableEnv):
     """
     Mixin that makes a Gymnasium MuJoCo env perturbable. It goes first in the bases, before the upstream env class.
@@ -121,14 +126,15 @@ class RobustMujocoEnv(PerturbableEnv):
         The env's own model for ``vector``, from a pool of up to :attr:`model_pool_size` models.
 
         A setting seen recently (a finite uncertainty set, a grid) is a lookup; a new one rewrites the least
-        recently used model in place, geometry included (:meth:`ModelBuilder.pooled_model`).
+        recently used model in place, geometry included (:meth:`ModelBuilder.pooled`).
         """
-        return self._builder.pooled_model(self._pool, vector, self.model_pool_size, self._set_offscreen_size, key)
+        return self._builder.pooled(self._pool, vector, self.model_pool_size, self._own_model, _the_model, key)
 
-    def _set_offscreen_size(self, model: mujoco.MjModel) -> None:
-        # as MujocoEnv does; harmless on a shared cached model (every env of this builder asks the same)
+    def _own_model(self, model: mujoco.MjModel) -> mujoco.MjModel:
+        """:return: ``model``, a new copy for this env's pool, with the offscreen buffer size set as ``MujocoEnv`` sets it."""
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)  # type: ignore[attr-defined]
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)  # type: ignore[attr-defined]
+        return model
 
     # ---- parameters -----------------------------------------------------------------------------
     def _apply_params(self, vector: np.ndarray, key: bytes | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 import mujoco
 import numpy as np
 
-from robust_envs.batch_geometry import BatchCompiled, BatchGeometry
+from robust_envs.batch_geometry import BatchGeometry
 from robust_envs.inplace_geometry import Compiled, InPlaceGeometry, NotInPlace, SpecValues, Swap
 from robust_envs.params import GeometryEdit, ParamSpace
 
@@ -156,14 +156,16 @@ def compile_pristine(
 # In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
 class _Prepared(NamedTuple):
     # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of
-    # their other parameters, the values InPlaceGeometry.write_values writes, the compiled geometry (statistics and
-    # the compiler's masses) and which rows hold a setting to write
+    # their other parameters, the writer, the values it writes (InPlaceGeometry.write_values) and the statistics,
+    # the compiler's masses of the reshaped bodies, and which rows hold a setting to write
     keys: bytes
     width: int
     others: bytes
+    writer: InPlaceGeometry
     values: np.ndarray
-    compiled: BatchCompiled
-    ok: np.ndarray
+    stat: np.ndarray
+    masses: list[Compiled]
+    ok: list[bool]
 
 
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
@@ -171,10 +173,6 @@ _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
 #: A pool of an env's own models: parameter vector (bytes) -> (model, the vector it was built for).
 ModelPool = OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]]
 T = TypeVar("T")
-
-
-def _identity(model: mujoco.MjModel) -> mujoco.MjModel:
-    return model
 
 
 def _selector(ids: list[int]) -> slice | np.ndarray:
@@ -202,7 +200,7 @@ class ModelBuilder:
     geometry, so edits never compound. Mass, inertia and armature edits are followed by ``mj_setConst`` on the
     builder's scratch ``MjData``, so derived constants match a recompiled model and no live episode is touched.
     Built models returned by :meth:`model_for` are cached (LRU) and shared: nobody edits them afterwards. An
-    env's own models come from :meth:`pooled_model` / :meth:`pooled`, which rewrite them in place.
+    env's own models come from :meth:`pooled`, which rewrites them in place.
 
     :param xml_path: absolute path of the MJCF file
     :param param_space: the parameters
@@ -233,7 +231,7 @@ class ModelBuilder:
         self._other_idx = np.setdiff1d(np.arange(len(param_space.specs)), self._geometry_idx)
         # the mass factors of the last non-geometry parameters edited: (their bytes, factor per body)
         self._factors: tuple[bytes, np.ndarray] | None = None
-        # settings met recently by pooled_model (a setting met twice earns a model of its own)
+        # settings met recently by pooled (a setting met twice earns a model of its own)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._const_idx = param_space.indices_of_kind("mass_scale", "dof_armature")
         self._models = LRUCache(cache_size)
@@ -359,7 +357,16 @@ class ModelBuilder:
         if not ok.any():
             return 0
         values = np.concatenate((compiled.values, self._final_masses(writer, compiled.masses, vectors[0])), axis=1)
-        self._prepared = _Prepared(vectors.tobytes(), vectors.shape[1] * 8, others[0].tobytes(), values, compiled, ok)
+        self._prepared = _Prepared(
+            vectors.tobytes(),
+            vectors.shape[1] * 8,
+            others[0].tobytes(),
+            writer,
+            values,
+            compiled.stat,
+            [Compiled([], masses, [], []) for masses in compiled.masses],
+            ok.tolist(),
+        )
         return int(ok.sum())
 
     def _batch_scalars(self, writer: InPlaceGeometry, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -575,9 +582,10 @@ class ModelBuilder:
             if ahead.keys[start : start + ahead.width] == key:
                 self._prepared_next = i + 1
                 if ahead.ok[i] and previous[self._other_sel].tobytes() == ahead.others:
-                    self.in_place.write_values(model, ahead.values[i], ahead.compiled.stat[i])  # type: ignore[union-attr]
+                    ahead.writer.write_values(model, ahead.values[i], ahead.stat[i])
                     mujoco.mj_setConst(model, self._scratch_data(model))
-                    self._base = (vector[self._geometry_sel].tobytes(), Compiled([], ahead.compiled.masses[i], [], []), None)
+                    # the compiler's masses of the reshaped bodies, a Compiled's (read by _base_arrays)
+                    self._base = (vector[self._geometry_sel].tobytes(), ahead.masses[i], None)
                     return
         geometry = vector[self._geometry_sel].tobytes()
         # a fresh copy of the nominal model has the nominal parameters' geometry and constants
@@ -625,37 +633,6 @@ class ModelBuilder:
         model = copy.copy(pristine)
         self.edit(model, pristine, vector, constants_of=self._nominal)
         return model
-
-    def pooled_model(
-        self,
-        pool: ModelPool,
-        vector: np.ndarray,
-        size: int,
-        on_new: Callable[[mujoco.MjModel], None],
-        key: bytes | None = None,
-    ) -> mujoco.MjModel:
-        """
-        An env's own model for ``vector``, from its pool of up to ``size`` models (see :meth:`pooled`).
-
-        :param pool: the env's pool, updated
-        :param vector: a validated parameter vector
-        :param size: the most models the pool holds
-        :param on_new: called with each new copy (the env's own settings, such as the offscreen buffer size)
-        :param key: ``vector.tobytes()``, where the caller has it already
-        :return: the env's model for ``vector`` (perhaps the one the env runs now, rewritten: call it at reset)
-        """
-        if key is None:
-            key = vector.tobytes()
-        entry = pool.get(key)
-        if entry is not None:  # a setting in the pool (a finite set's member): a lookup, as in pooled
-            pool.move_to_end(key)
-            return entry[0]
-
-        def wrap(model: mujoco.MjModel) -> mujoco.MjModel:
-            on_new(model)
-            return model
-
-        return self.pooled(pool, vector, size, wrap, _identity, key)
 
     def pooled(
         self,

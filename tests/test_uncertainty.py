@@ -136,6 +136,31 @@ def test_vector_sampler_draws_what_sample_draws(uncertainty_set):
         np.testing.assert_array_equal(fast, slow)
 
 
+@pytest.mark.parametrize(
+    "uncertainty_set",
+    [
+        UncertaintySet.box("RobustHopper-v0", {"density": (750.0, 1250.0), "friction": (0.1, 10.0)}),
+        UncertaintySet.box("RobustHopper-v0", {"torso_density": (500.0, 3000.0)}, distribution="log-uniform"),
+    ],
+    ids=["box", "log-box"],
+)
+def test_many_box_draws_at_once_are_the_single_draws(uncertainty_set):
+    # DomainRandomization draws a batch ahead: the same settings, in the same order, from the same generator
+    space = robust_envs.env_class("RobustHopper-v0").param_space
+    base = space.resolve({"thigh_damping": 2.0})
+    box = uncertainty_set.box_draws(space)
+    draw = uncertainty_set.vector_sampler(space)
+    batch_rng, single_rng = np.random.default_rng(8), np.random.default_rng(8)
+    settings = box.on(base, box.points(batch_rng, 40))
+    assert len(settings) == 40
+    for setting in settings:
+        assert isinstance(setting, ValidatedParams) and not setting.vector.flags.writeable
+        np.testing.assert_array_equal(setting.vector, draw(single_rng, base).vector)
+    assert batch_rng.random() == single_rng.random()  # both generators consumed alike
+    with pytest.raises(ValueError, match="is a finite set; box_draws needs a box"):
+        UncertaintySet.finite("RobustHopper-v0", [{"density": 900.0}]).box_draws(space)
+
+
 def test_finite_draws_are_uniform_over_members():
     members = [{"pole_length": 0.5 + 0.1 * i} for i in range(5)]
     draws = UncertaintySet.finite("RobustInvertedPendulum-v0", members).sample_many(np.random.default_rng(0), 5000)
@@ -180,7 +205,7 @@ class _ExtremeUniforms:
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def random(self, n: int) -> np.ndarray:
+    def random(self, n: int | tuple[int, int]) -> np.ndarray:
         return np.full(n, self.value)
 
 
@@ -202,3 +227,6 @@ def test_box_draws_are_validated_and_stay_inside_the_box(distribution, u):
     friction = validated.vector[space.names.index("friction")]
     assert 0.1 <= density <= high and 0.3 <= friction <= 0.7
     np.testing.assert_array_equal(space.resolve(validated.vector.copy()), validated.vector)  # the full checks agree
+    # drawn ahead, many at once, the same
+    (ahead,) = box.box_draws(space).on(space.nominal, box.box_draws(space).points(_ExtremeUniforms(u), 1))
+    np.testing.assert_array_equal(ahead.vector, validated.vector)
