@@ -52,7 +52,7 @@ def per_call(fn: Callable[[], object], repeats: int) -> float:
 
 
 def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], object]]]:
-    # (label, plain env, randomised reset); every randomised env resets 200 times first (pools and caches warm)
+    # (label, plain env, randomised reset); every randomised env resets 2 * DRAWS_AHEAD times first (warm)
     hopper = get_preset("jiang2021/hopper/train")
     pendulum = get_preset("jiang2021/invertedpendulum/train")
     grid = UncertaintySet.finite("RobustInvertedPendulum-v0", pendulum.grid(4))
@@ -64,7 +64,7 @@ def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], o
     ):
         randomised = DomainRandomization(gym.make(env_id, **kwargs), uncertainty_set)
         randomised.reset(seed=0)
-        for _ in range(200):
+        for _ in range(2 * DRAWS_AHEAD):  # past the growing first batches: each round then holds one full batch
             randomised.reset()
         cases.append((label, gym.make(env_id, **kwargs), randomised.reset))
     # the env's own cost of an unseen geometry: settings drawn beforehand (one per reset, never repeated)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, TypeVar
@@ -169,6 +170,8 @@ class _Prepared(NamedTuple):
 
 
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
+# the vectorised twin of each writer (or why there is none)
+_BATCH: weakref.WeakKeyDictionary[InPlaceGeometry, BatchGeometry | str] = weakref.WeakKeyDictionary()
 
 #: A pool of an env's own models: parameter vector (bytes) -> (model, the vector it was built for).
 ModelPool = OrderedDict[bytes, tuple[mujoco.MjModel, np.ndarray]]
@@ -325,8 +328,10 @@ class ModelBuilder:
             writer = self.in_place
             if writer is None or self._scaling_rules is None:
                 batch = "no in-place writer of apply_geometry's edits"
-            else:
-                batch = BatchGeometry.create(writer)
+            else:  # one per writer (writers are shared by the builders of a model structure)
+                batch = _BATCH.get(writer)
+                if batch is None:
+                    batch = _BATCH[writer] = BatchGeometry.create(writer)
             self._batch = batch
         return batch if isinstance(batch, BatchGeometry) else None
 

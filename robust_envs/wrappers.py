@@ -98,6 +98,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
         self._ahead = _NOTHING_AHEAD
         self._ahead_next = 0  # the next of them to use
+        self._ahead_size = FIRST_DRAWS_AHEAD  # the size of the next batch
         self._base = base
         self.uncertainty_set = uncertainty_set
         self._rng = np.random.default_rng()
@@ -111,7 +112,9 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         base = self._base.base_params
         key = base.tobytes()
         if index >= len(ahead.settings):
-            points = box.points(self._rng, DRAWS_AHEAD)
+            # batches grow to DRAWS_AHEAD: a short run computes few settings it never uses, a long one large batches
+            points = box.points(self._rng, self._ahead_size)
+            self._ahead_size = min(2 * self._ahead_size, DRAWS_AHEAD)
             ahead, index = _DrawsAhead(box.on(base, points), points, key), 0
             self._base.prepare_episodes(np.array([params.vector for params in ahead.settings]))
             self._ahead = ahead
@@ -134,25 +137,27 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")
         if options and "params" in options:
             raise ValueError("DomainRandomization draws the params itself; do not pass options['params'] (unwrap to set them)")
-        previous, ahead = self._rng, (self._ahead, self._ahead_next)
+        previous, ahead = self._rng, (self._ahead, self._ahead_next, self._ahead_size)
         # only other options can make the env refuse the reset; without them (auto-resets) nothing is saved
         saved = previous.bit_generator.state if options and seed is None else None
         if seed is not None:
             self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-            self._ahead, self._ahead_next = _NOTHING_AHEAD, 0  # draws of the old generator
+            self._ahead, self._ahead_next, self._ahead_size = _NOTHING_AHEAD, 0, FIRST_DRAWS_AHEAD  # a new stream
         try:
             params = self._next_params()
             return self.env.reset(seed=seed, options={**options, "params": params} if options else {"params": params})
         except BaseException:
             if saved is not None:
                 previous.bit_generator.state = saved
-            self._rng, (self._ahead, self._ahead_next) = previous, ahead
+            self._rng, (self._ahead, self._ahead_next, self._ahead_size) = previous, ahead
             raise
 
 
-#: how many points of a box :class:`DomainRandomization` draws at a time (a MuJoCo env computes their models in one
-#: batch: a few milliseconds, a few microseconds per setting; the share of numpy's per-call cost falls as it grows)
+#: the most points of a box :class:`DomainRandomization` draws at a time (a MuJoCo env computes their models in one
+#: batch: a millisecond or two, a microsecond or two per setting; the share of numpy's per-call cost falls as it grows)
 DRAWS_AHEAD = 1024
+#: the points of the first batch after a seed; each batch doubles the one before, up to :data:`DRAWS_AHEAD`
+FIRST_DRAWS_AHEAD = 64
 
 
 class _DrawsAhead(NamedTuple):

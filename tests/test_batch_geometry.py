@@ -19,7 +19,7 @@ from robust_envs.batch_geometry import BatchGeometry
 from robust_envs.inplace_geometry import InPlaceGeometry
 from robust_envs.presets import get_preset
 from robust_envs.uncertainty import UncertaintySet
-from robust_envs.wrappers import DRAWS_AHEAD, DomainRandomization
+from robust_envs.wrappers import DRAWS_AHEAD, FIRST_DRAWS_AHEAD, DomainRandomization
 from tests.conftest import make_unwrapped
 from tests.test_geometry_inplace import GEOMETRY_IDS, TOLERANCE, differences, rebuilt, trajectory
 
@@ -200,10 +200,10 @@ def test_draws_ahead_follow_set_params_and_a_new_seed():
 def test_a_copy_mid_batch_draws_what_the_original_draws(copier):
     env = DomainRandomization(gym.make(IP, keep_mass=True), get_preset("jiang2021/invertedpendulum/train"))
     env.reset(seed=0)
-    for _ in range(DRAWS_AHEAD - 3):
+    for _ in range(FIRST_DRAWS_AHEAD - 4):
         env.reset()
     twin = copier(env)
-    for _ in range(8):  # across the next batch
+    for _ in range(8):  # across the first batch's end
         (obs, info), (twin_obs, twin_info) = env.reset(), twin.reset()
         assert info["params"] == twin_info["params"]
         assert np.array_equal(obs, twin_obs)
