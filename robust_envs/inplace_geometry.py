@@ -1225,16 +1225,22 @@ class InPlaceGeometry:
         if final_values != values[len(geometry.values) :]:  # keep_mass, parameter edits: the final masses differ
             view[final_index] = _doubles(final_values)
 
-    def write_values(self, model: mujoco.MjModel, values: np.ndarray, stat: np.ndarray) -> None:
+    def write_values(self, model: mujoco.MjModel, values: np.ndarray, stat: np.ndarray, geometry_only: bool = False) -> None:
         """
         Write a geometry computed ahead (:class:`~robust_envs.batch_geometry.BatchGeometry`) into ``model``.
 
-        :param model: a model that holds every other value of its final state (the other parameters' edits)
+        :param model: a model that holds every other value of its final state (the other parameters' edits), or
+            whose masses the caller edits next (``geometry_only``)
         :param values: :attr:`Compiled.values`, then the final mass and principal inertias of each body of
             :attr:`body_rows`, one after the other
         :param stat: ``model.stat`` (meaninertia, meanmass, meansize, extent, center)
+        :param geometry_only: write :attr:`Compiled.values` only, not the masses
         """
-        self._layout.view(model)[self._values_index] = values
+        if geometry_only:
+            index = self._values_index[: len(self._index)]
+            self._layout.view(model)[index] = values[: len(index)]
+        else:
+            self._layout.view(model)[self._values_index] = values
         self._stat.view(model)[:] = stat
 
     def swap(self, masses: np.ndarray, inertias: np.ndarray, armature: np.ndarray) -> Swap | None:

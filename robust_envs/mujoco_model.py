@@ -156,9 +156,10 @@ def compile_pristine(
 
 # In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
 class _Prepared(NamedTuple):
-    # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of
-    # their other parameters, the writer, the values it writes (InPlaceGeometry.write_values) and the statistics,
-    # the compiler's masses of the reshaped bodies, and which rows hold a setting to write
+    # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of the
+    # first row's other parameters, the writer, the values it writes (InPlaceGeometry.write_values; the final masses
+    # for the first row's other parameters) and the statistics, the compiler's masses of the reshaped bodies, which
+    # rows hold a setting to write, and which have the first row's other parameters
     keys: bytes
     width: int
     others: bytes
@@ -167,6 +168,7 @@ class _Prepared(NamedTuple):
     stat: np.ndarray
     masses: list[Compiled]
     ok: list[bool]
+    first: list[bool]
 
 
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
@@ -341,9 +343,10 @@ class ModelBuilder:
         (domain randomisation's next draws): :meth:`write` of the next of them is then one assignment and
         ``mj_setConst``.
 
-        Prepared are the settings with a geometry other than the nominal one and the other parameters of the first
-        row (a randomised geometry), where :attr:`batch` exists; every other setting, and a setting that comes out
-        of order, takes the usual path. A new call replaces the settings prepared before. Nothing else changes.
+        Prepared are the settings with a geometry other than the nominal one, where :attr:`batch` exists; every other
+        setting, and a setting that comes out of order, takes the usual path. A setting with the other parameters of
+        the first row, written into a model that holds them, costs the assignment and ``mj_setConst``; any other
+        gets the other parameters' edits too. A new call replaces the settings prepared before. Nothing else changes.
 
         :param vectors: (B, n_params) validated parameter vectors
         :return: how many settings were prepared
@@ -358,9 +361,10 @@ class ModelBuilder:
         others = vectors[:, self._other_sel]
         scalars, changed = self._batch_scalars(writer, vectors)
         compiled = batch.compile(scalars)
-        ok = changed & compiled.ok & (others == others[0]).all(axis=1)
+        ok = changed & compiled.ok
         if not ok.any():
             return 0
+        # the final masses, for the rows with the first row's other parameters (their mass factors)
         values = np.concatenate((compiled.values, self._final_masses(writer, compiled.masses, vectors[0])), axis=1)
         self._prepared = _Prepared(
             vectors.tobytes(),
@@ -371,6 +375,7 @@ class ModelBuilder:
             compiled.stat,
             [Compiled([], masses, [], []) for masses in compiled.masses],
             ok.tolist(),
+            (others == others[0]).all(axis=1).tolist(),
         )
         return int(ok.sum())
 
@@ -578,19 +583,25 @@ class ModelBuilder:
         :raises NotInPlace: a geometry the in-place path cannot reproduce (``model`` is then unusable)
         """
         ahead = self._prepared
-        if ahead is not None and previous is not None:
+        if ahead is not None:
             i = self._prepared_next
             start = i * ahead.width
             if key is None:
                 key = vector.tobytes()
-            # the next setting computed ahead (prepare), for a model that holds its other parameters already
+            # the next setting computed ahead (prepare)
             if ahead.keys[start : start + ahead.width] == key:
                 self._prepared_next = i + 1
-                if ahead.ok[i] and previous[self._other_sel].tobytes() == ahead.others:
-                    ahead.writer.write_values(model, ahead.values[i], ahead.stat[i])
-                    mujoco.mj_setConst(model, self._scratch_data(model))
+                if ahead.ok[i]:
                     # the compiler's masses of the reshaped bodies, a Compiled's (read by _base_arrays)
                     self._base = (vector[self._geometry_sel].tobytes(), ahead.masses[i], None)
+                    if ahead.first[i] and previous is not None and previous[self._other_sel].tobytes() == ahead.others:
+                        # a model that holds these other parameters already: the geometry and the final masses
+                        ahead.writer.write_values(model, ahead.values[i], ahead.stat[i])
+                        mujoco.mj_setConst(model, self._scratch_data(model))
+                    else:  # the geometry, then every other parameter's edit on its masses (mj_setConst included)
+                        ahead.writer.write_values(model, ahead.values[i], ahead.stat[i], geometry_only=True)
+                        mass, inertia = self._base_arrays()
+                        self._edit_params(model, mass, inertia, self.nominal_model().geom_friction, vector, None)
                     return
         geometry = vector[self._geometry_sel].tobytes()
         # a fresh copy of the nominal model has the nominal parameters' geometry and constants

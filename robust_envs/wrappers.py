@@ -72,7 +72,10 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Each ``reset`` (SB3's auto-resets included) samples a setting and passes it as
     ``options={"params": ...}``, so it holds for that episode and ``info["params"]`` reports it. The
     draws come from the wrapper's generator, seeded from the ``seed`` given to ``reset`` through its own
-    ``SeedSequence`` branch: reproducible, and independent of the env's reset noise.
+    ``SeedSequence`` branch: reproducible, and independent of the env's reset noise. A box's points are drawn ahead,
+    :data:`FIRST_DRAWS_AHEAD` after a seed, each batch twice the one before up to :data:`DRAWS_AHEAD` (the same
+    draws, in the same order, as one at a time; a :meth:`~PerturbableEnv.set_params` since is honoured), and the env is
+    told them (:meth:`~PerturbableEnv.prepare_episodes`), so that it may compute their models in one batch.
 
     The set must be one of this env's (its ``env_id``); a set of another env is refused. The wrapper records the
     set as its :meth:`~robust_envs.uncertainty.UncertaintySet.to_dict`, so the wrapped env's ``spec.to_json()``

@@ -130,16 +130,21 @@ def _resets_compile(env, rows: np.ndarray, order: list[int], compiles: list[int]
     return counts
 
 
-def test_nominal_settings_and_other_parameters_take_the_usual_path(monkeypatch):
-    env = make_unwrapped(IP, keep_mass=True)
+@pytest.mark.parametrize("keep_mass", [False, True], ids=["density", "keep_mass"])
+def test_prepared_settings_with_other_parameters_changing_equal_the_rebuild(monkeypatch, keep_mass):
+    # a box over lengths and other parameters (masses, damping, armature): each reset edits the other parameters too
+    env = make_unwrapped(IP, keep_mass=keep_mass)
     env.reset(seed=0)
-    rows = geometry_rows(env, 4, seed=2)
+    rows = geometry_rows(env, 6, seed=2)
+    names = env.param_names
     rows[1, :2] = env.param_space.nominal[:2]  # the nominal geometry: nothing to compute
-    rows[2, env.param_names.index("slider_damping")] = 3.0  # other parameters than the first row's
-    assert env.prepare_episodes(rows) == 2
+    rows[2, names.index("slider_damping")] = 3.0
+    rows[3, names.index("pole_density" if not keep_mass else "pole_mass")] *= 1.3
+    rows[4, names.index("slider_armature")] = 0.2
+    rows[4, names.index("cart_density" if not keep_mass else "cart_mass")] *= 0.8
+    assert env.prepare_episodes(rows) == 5
     compiles = _counting_compiles(monkeypatch)
-    # row 3 was prepared for a model with the first row's other parameters, but the model holds row 2's
-    assert _resets_compile(env, rows, [0, 1, 2, 3], compiles) == [0, 0, 1, 1]
+    assert _resets_compile(env, rows, [0, 1, 2, 3, 4, 5], compiles) == [0] * 6
 
 
 def test_settings_out_of_turn_take_the_usual_path_and_a_new_batch_replaces_the_old(monkeypatch):
