@@ -10,10 +10,12 @@ assignment, the statistics, ``mj_setConst``.
 (capsule, box, sphere, cylinder, ellipsoid), hinge and slide joints only: it computes what
 :meth:`InPlaceGeometry.compile` and :meth:`InPlaceGeometry.commit`'s statistics compute, for each row of a matrix of
 spec values, with the same formulas (the compiler's, ``user_objects.cc``; the statistics of ``setStat``, the points
-from a walk of the kinematic tree at ``qpos0`` and the inertia matrix's diagonal from each body's mass, centre and
-inertia about each joint axis, as ``mj_crb`` sums them). Rounding may differ from the scalar writer's in the last
-bits (numpy sums in another order); the tests hold both to the MjSpec rebuild at 1e-12. Rows the scalar writer would
-refuse (a degenerate shape) come out marked, and go the scalar way. Other models get no twin (:meth:`create` says why).
+from a walk of the kinematic tree at ``qpos0`` and the inertia matrix's trace from each body's mass, centre and
+inertia about each joint axis, the sum of ``mj_crb``'s diagonal). The geometry's values come out as the scalar
+writer's (the same operations in the same order); the statistics may differ in the last bits (numpy sums in another
+order). The tests hold both paths to the MjSpec rebuild at 1e-12, and to each other. Rows the scalar writer would
+refuse or treat otherwise (a degenerate shape) come out marked, and go the scalar way. Other models get no twin
+(:meth:`create` says why).
 """
 
 from __future__ import annotations
@@ -58,31 +60,6 @@ class BatchCompiled(NamedTuple):
 
 
 # ---- vectorised mjuu_* helpers: each argument an (..., k) array --------------------------------------------------
-def _rot(vec: np.ndarray, quat: np.ndarray) -> np.ndarray:
-    # mju_rotVecQuat on rows
-    w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
-    v0, v1, v2 = vec[..., 0], vec[..., 1], vec[..., 2]
-    t0 = w * v0 + y * v2 - z * v1
-    t1 = w * v1 + z * v0 - x * v2
-    t2 = w * v2 + x * v1 - y * v0
-    return np.stack((v0 + 2 * (y * t2 - z * t1), v1 + 2 * (z * t0 - x * t2), v2 + 2 * (x * t1 - y * t0)), axis=-1)
-
-
-def _mul_quat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # mju_mulQuat on rows
-    a0, a1, a2, a3 = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    b0, b1, b2, b3 = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return np.stack(
-        (
-            a0 * b0 - a1 * b1 - a2 * b2 - a3 * b3,
-            a0 * b1 + a1 * b0 + a2 * b3 - a3 * b2,
-            a0 * b2 - a1 * b3 + a2 * b0 + a3 * b1,
-            a0 * b3 + a1 * b2 - a2 * b1 + a3 * b0,
-        ),
-        axis=-1,
-    )
-
-
 def _quat2mat(quat: np.ndarray) -> np.ndarray:
     # mju_quat2Mat on rows: (..., 3, 3), the columns the rotated axes
     w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
@@ -202,12 +179,12 @@ class BatchGeometry:
             + [(body, a, b, (k, radius)) for body, k, radius, a, b in resolved.geom_pairs],
             key=lambda pair: pair[0],
         )
-        self._pair_from = np.array([[a, a + 1, a + 2] for _, a, _, _ in pairs], dtype=np.intp).reshape(-1, 3)
-        self._pair_to = np.array([[b, b + 1, b + 2] for _, _, b, _ in pairs], dtype=np.intp).reshape(-1, 3)
-        self._pair_radius = [radius for _, _, _, radius in pairs]
+        self._size_from = np.array([[a, a + 1, a + 2] for _, a, _, _ in pairs], dtype=np.intp).reshape(-1, 3)
+        self._size_to = np.array([[b, b + 1, b + 2] for _, _, b, _ in pairs], dtype=np.intp).reshape(-1, 3)
+        self._size_radius = [radius for _, _, _, radius in pairs]
         owners = [body for body, _, _, _ in pairs]
-        self._pair_groups = np.array([i for i in range(len(owners)) if i == 0 or owners[i] != owners[i - 1]], dtype=np.intp)
-        self._pair_owners = np.array([owners[i] for i in self._pair_groups.tolist()], dtype=np.intp)
+        self._size_groups = np.array([i for i in range(len(owners)) if i == 0 or owners[i] != owners[i - 1]], dtype=np.intp)
+        self._size_owners = np.array([owners[i] for i in self._size_groups.tolist()], dtype=np.intp)
         # the principal axes, in the world's, of reshaped bodies whose geom keeps its orientation
         self._fixed_axes = {
             b.id: rotate[b.id] @ _quat2mat(np.array(b.geoms[0].quat)) for b in resolved.bodies if not b.geoms[0].fromto
@@ -334,11 +311,13 @@ class BatchGeometry:
         half, rbound = _box(kind, parts)
         box = np.zeros((batch, 6))
         box[:, 3], box[:, 4], box[:, 5] = half[3], half[4], half[5]  # centred: the centre is 0
-        if not (math.isnan(g.mass) or g.mass == 0):  # an explicit mass
+        if math.isnan(g.mass):  # from its density
+            mass = g.density * volume_of(parts)
+        elif g.mass != 0:  # an explicit mass
             mass = np.full(batch, g.mass)
             ok &= volume_of(parts) > _EPS
-        else:
-            mass = g.density * volume_of(parts)
+        else:  # mass="0": the geom adds nothing (and its body's inertia is undefined: the scalar writer refuses it)
+            mass = np.zeros(batch)
         ok &= mass > _EPS
         inertia = np.empty((batch, 3))
         inertia[:, 0], inertia[:, 1], inertia[:, 2] = inertia_of(parts, mass)
@@ -412,11 +391,11 @@ class BatchGeometry:
             low, high = np.minimum(low, centre - reach), np.maximum(high, centre + reach)
         # each body's size, where the geometry changes it: the largest of its distances (a geom's plus its radius)
         sizes = np.repeat(np.array([r.sizes]), batch, axis=0)
-        if self._pair_groups.size:
-            gap = values[:, self._pair_from] - values[:, self._pair_to]
-            distance = np.sqrt((gap * gap).sum(axis=2)) + self._reach(radii, self._pair_radius)
-            sizes[:, self._pair_owners] = np.maximum(
-                sizes[:, self._pair_owners], np.maximum.reduceat(distance, self._pair_groups, axis=1)
+        if self._size_groups.size:
+            gap = values[:, self._size_from] - values[:, self._size_to]
+            distance = np.sqrt((gap * gap).sum(axis=2)) + self._reach(radii, self._size_radius)
+            sizes[:, self._size_owners] = np.maximum(
+                sizes[:, self._size_owners], np.maximum.reduceat(distance, self._size_groups, axis=1)
             )
         stat = np.empty((batch, 7))
         nominal_stat = nominal.stat

@@ -85,6 +85,15 @@ def test_a_batch_compiles_what_the_scalar_writer_compiles(env_id, keep_mass):
         np.testing.assert_allclose(compiled.stat[k], expected, rtol=TOLERANCE, atol=TOLERANCE)
 
 
+def test_rows_the_scalar_writer_refuses_are_marked():
+    writer = make_unwrapped(IP)._builder.in_place
+    scalars = np.repeat(np.array([writer.scalars]), 3, axis=0)
+    fromto = writer.slot("geom", "cpole", "fromto")
+    scalars[1, fromto + 3 : fromto + 6] = scalars[1, fromto : fromto + 3]  # a segment of zero length
+    scalars[2, writer.slot("geom", "cart", "size")] = 0.0  # a capsule without radius
+    assert BatchGeometry.create(writer).compile(scalars).ok.tolist() == [True, False, False]
+
+
 @pytest.mark.parametrize(
     ("env_id", "keep_mass", "others"),
     [
