@@ -156,7 +156,8 @@ class RobustMujocoEnv(PerturbableEnv):
         with one of them, its geometry unseen, then writes precomputed values instead of compiling them.
 
         :param params: (B, n_params) validated parameter vectors of this env's space
-        :return: how many settings were prepared (those with a new geometry and the other parameters of the first)
+        :return: how many settings were prepared (those with a geometry other than the nominal one, where the
+            builder has a batch twin of its writer: :attr:`ModelBuilder.batch`)
         """
         return self._builder.prepare(params)
 

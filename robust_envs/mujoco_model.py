@@ -154,23 +154,23 @@ def compile_pristine(
     return model
 
 
-# In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
 class _Prepared(NamedTuple):
     # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of the
-    # first row's other parameters, the writer, the values it writes (InPlaceGeometry.write_values; the final masses
-    # for the first row's other parameters) and the statistics, the compiler's masses of the reshaped bodies, which
-    # rows hold a setting to write, and which have the first row's other parameters
+    # first row's other parameters, the writer, the values it writes (InPlaceGeometry.write_values; the final
+    # masses for the first row's other parameters) and the statistics, the compiler's masses of the reshaped bodies
+    # (as a Compiled), which rows hold a setting to write, and which have the first row's other parameters
     keys: bytes
     width: int
     others: bytes
     writer: InPlaceGeometry
     values: np.ndarray
     stat: np.ndarray
-    masses: list[Compiled]
+    compiled: list[Compiled]
     ok: list[bool]
     first: list[bool]
 
 
+# In-place writers (or the reason why there is none), by builder class, XML, structural edits and touched elements.
 _IN_PLACE: dict[Hashable, InPlaceGeometry | str] = {}
 # the vectorised twin of each writer (or why there is none)
 _BATCH: weakref.WeakKeyDictionary[InPlaceGeometry, BatchGeometry | str] = weakref.WeakKeyDictionary()
@@ -593,7 +593,7 @@ class ModelBuilder:
                 self._prepared_next = i + 1
                 if ahead.ok[i]:
                     # the compiler's masses of the reshaped bodies, a Compiled's (read by _base_arrays)
-                    self._base = (vector[self._geometry_sel].tobytes(), ahead.masses[i], None)
+                    self._base = (vector[self._geometry_sel].tobytes(), ahead.compiled[i], None)
                     if ahead.first[i] and previous is not None and previous[self._other_sel].tobytes() == ahead.others:
                         # a model that holds these other parameters already: the geometry and the final masses
                         ahead.writer.write_values(model, ahead.values[i], ahead.stat[i])

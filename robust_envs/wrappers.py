@@ -95,7 +95,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set.to_dict())
         super().__init__(env)
         self._draw = draw
-        # a box is drawn DRAWS_AHEAD points at a time (the same values, in the same order, as one at a time), and
+        # a box is drawn a batch of points at a time (the same values, in the same order, as one at a time), and
         # the env is told the settings ahead (PerturbableEnv.prepare_episodes): a MuJoCo env computes their
         # models in one batch. A finite set's members are a lookup in the env's model pool already.
         self._box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
