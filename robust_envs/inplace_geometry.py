@@ -488,13 +488,11 @@ class Resolved(NamedTuple):
     :param slots: where each touched element's spec values start in the flat spec values
     :param positions: ``(kind, id, slot)`` of each moved body, site and camera, in the order of :attr:`Compiled.values`
     :param bounds: the compiler's ``boundmass``, ``boundinertia`` and ``balanceinertia``
-    :param mass_scale: the factor on inferred masses (``settotalmass``), else 1
     :param raw_masses: every body's mass as the compiler infers it at nominal geometry (before the scale)
     :param raw_inertias: likewise, the principal inertias
     :param armature: the nominal armature of every dof
     :param stat_fixed: which statistics the MJCF sets (``extent``, ``meaninertia``, ``meanmass``, ``meansize``, ``center``)
     :param simple_dofs: whether the model has "simple" dofs (their diagonal comes from ``mj_setConst``)
-    :param reset_qpos: whether ``qpos_spring`` differs from ``qpos0``
     :param data_layout: where the gathered fields of ``MjData`` lie in its buffer
     :param gather: the positions in ``data_layout``'s view that the statistics read (the inertia matrix aside), points first
     :param points_end: where the points that bound the model end in ``gather``
@@ -504,8 +502,6 @@ class Resolved(NamedTuple):
     :param sizes: every body's size where no geometry changes it (0 where one does)
     :param joint_pairs: ``(body, offset of its centre of mass, offset of a joint anchor)`` for the bodies whose size changes
     :param geom_pairs: ``(body, k, radius, offset of its centre of mass, offset of a geom centre)`` likewise
-    :param geometry_index: where :attr:`Compiled.values` land in the writer's flat view of a model
-    :param mass_index: where the reshaped bodies' masses and inertias land there
     """
 
     nominal: mujoco.MjModel
@@ -513,13 +509,11 @@ class Resolved(NamedTuple):
     slots: dict[tuple[str, str], int]
     positions: tuple[tuple[str, int, int], ...]
     bounds: tuple[float, float, bool]
-    mass_scale: float
     raw_masses: np.ndarray
     raw_inertias: np.ndarray
     armature: np.ndarray
     stat_fixed: tuple[bool, bool, bool, bool, bool]
     simple_dofs: bool
-    reset_qpos: bool
     data_layout: _FlatLayout
     gather: np.ndarray
     points_end: int
@@ -528,8 +522,6 @@ class Resolved(NamedTuple):
     sizes: tuple[float, ...]
     joint_pairs: tuple[tuple[int, int, int], ...]
     geom_pairs: tuple[tuple[int, int, float, int, int], ...]
-    geometry_index: np.ndarray
-    mass_index: np.ndarray
 
 
 class _BVElement(NamedTuple):
@@ -887,13 +879,11 @@ class InPlaceGeometry:
             slots=self._slots,
             positions=tuple((kind, element_id, self._slots[(kind, name)]) for kind, name, element_id in self._positions),
             bounds=self._bounds,
-            mass_scale=self.mass_scale,
             raw_masses=raw_masses,
             raw_inertias=raw_inertias,
             armature=self._armature.copy(),
             stat_fixed=self._stat_fixed,
             simple_dofs=self._simple_dofs,
-            reset_qpos=self._reset_qpos,
             data_layout=self._data_layout,
             gather=self._gather[: self._diagonal_start],
             points_end=self._points_end,
@@ -902,8 +892,6 @@ class InPlaceGeometry:
             sizes=tuple(self._sizes),
             joint_pairs=tuple(self._joint_pairs),
             geom_pairs=tuple(self._geom_pairs),
-            geometry_index=np.array(self._index, dtype=np.intp),
-            mass_index=np.array(self._mass_index, dtype=np.intp),
         )
 
     # ---- construction -------------------------------------------------------------------------------

@@ -448,10 +448,7 @@ class BoxDraws:
 
     def one(self, rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
         """:return: one draw written into ``base`` (what :meth:`UncertaintySet.vector_sampler` draws)."""
-        point = self._low + self._width * rng.random(self._keys)
-        if self._overshoot:
-            point = np.clip(np.exp(point) if self._log else point, *self._bounds)
         vector = base.copy()
-        vector[self._positions] = point[self._key_of]
+        vector[self._positions] = self.points(rng, 1)[0, self._key_of]
         vector.flags.writeable = False
         return ValidatedParams(self._space, vector)
