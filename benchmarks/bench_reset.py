@@ -5,6 +5,8 @@ Cases:
 
 - Hopper, a density/friction box: in-place edits of mass and friction at every reset;
 - inverted pendulum, a finite grid of 16 geometries: every model built once, then a lookup;
+- the suite's walker-walk, continuous draws of the thigh length within 20% of nominal (``DomainRandomization``, its
+  settings computed ahead in batches as the pendulum's): the suite family's in-place lengths;
 - inverted pendulum, continuous draws from ``jiang2021/invertedpendulum/train`` (``keep_mass=True``): every reset
   an unseen pole length and cart size, written into a pooled model in place (target: at most 1.5x a plain
   reset); once through :class:`~robust_envs.wrappers.DomainRandomization` (the draws included, and the models of
@@ -21,8 +23,9 @@ geometry (the env's own cost) instead, and prints the functions that take the mo
 diagnostic, not a result: it replaces the whole model write of a randomised reset (``ModelBuilder.write``) by its
 ``mj_setConst`` alone, and ``ModelBuilder.prepare`` (the batch computed ahead) by nothing, so the models no longer
 match their parameters, and the unseen-geometry rows then give the cost of everything around the write (the draw,
-validation, the pool, the episode record): the least any faster write could reach. ``--itemise 20000`` times each
-part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
+validation, the pool, the episode record): the least any faster write could reach. ``--scalar`` computes nothing
+ahead (every new geometry through the scalar writer, as before the batches): the comparison. ``--itemise 20000``
+times each part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from collections.abc import Callable, Iterator
 import gymnasium as gym
 import numpy as np
 
+import robust_envs
 from robust_envs.params import ValidatedParams
 from robust_envs.presets import get_preset
 from robust_envs.uncertainty import UncertaintySet
@@ -56,11 +60,14 @@ def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], o
     hopper = get_preset("jiang2021/hopper/train")
     pendulum = get_preset("jiang2021/invertedpendulum/train")
     grid = UncertaintySet.finite("RobustInvertedPendulum-v0", pendulum.grid(4))
+    thigh = robust_envs.env_class("RobustWalkerWalk-v0").param_space["thigh_length"].nominal
+    walker = UncertaintySet.box("RobustWalkerWalk-v0", {"thigh_length": (0.8 * thigh, 1.2 * thigh)})
     cases = []
     for label, env_id, uncertainty_set, kwargs in (
         ("Hopper density/friction box", "RobustHopper-v0", hopper, {}),
         ("IP grid of 16 geometries", "RobustInvertedPendulum-v0", grid, {}),
         ("IP unseen geometry (DR)", "RobustInvertedPendulum-v0", pendulum, {"keep_mass": True}),
+        ("walker-walk thigh +-20% (DR)", "RobustWalkerWalk-v0", walker, {}),
     ):
         randomised = DomainRandomization(gym.make(env_id, **kwargs), uncertainty_set)
         randomised.reset(seed=0)
@@ -188,9 +195,16 @@ def main() -> None:
     parser.add_argument(
         "--write-floor", action="store_true", help="diagnostic: the model write cut down to mj_setConst (wrong models)"
     )
+    parser.add_argument(
+        "--scalar", action="store_true", help="comparison: nothing computed ahead, every new geometry by the scalar writer"
+    )
     args = parser.parse_args()
     if args.write_floor:
         _cut_write_to_set_const()
+    if args.scalar:
+        from robust_envs.mujoco_model import ModelBuilder
+
+        ModelBuilder.prepare = lambda self, vectors: 0  # type: ignore[method-assign]
     if args.profile:
         profile(args.profile)
         return

@@ -328,8 +328,8 @@ class ModelBuilder:
         batch = self._batch
         if batch is None:
             writer = self.in_place
-            if writer is None or self._scaling_rules is None:
-                batch = "no in-place writer of apply_geometry's edits"
+            if writer is None or not self.vectorised_edits:
+                batch = "no in-place writer, or geometry edits without a vectorised form (batch_spec_values)"
             else:  # one per writer (writers are shared by the builders of a model structure)
                 batch = _BATCH.get(writer)
                 if batch is None:
@@ -359,7 +359,7 @@ class ModelBuilder:
         assert writer is not None
         vectors = np.ascontiguousarray(vectors, dtype=np.float64)
         others = vectors[:, self._other_sel]
-        scalars, changed = self._batch_scalars(writer, vectors)
+        scalars, changed = self.batch_spec_values(writer, vectors)
         compiled = batch.compile(scalars)
         ok = changed & compiled.ok
         if not ok.any():
@@ -379,8 +379,18 @@ class ModelBuilder:
         )
         return int(ok.sum())
 
-    def _batch_scalars(self, writer: InPlaceGeometry, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:return: :meth:`_spec_scalars` of each row (B, S), and which rows have a geometry other than the nominal one."""
+    @property
+    def vectorised_edits(self) -> bool:
+        """Whether :meth:`batch_spec_values` computes this builder's geometry edits (:func:`apply_geometry`'s scaling)."""
+        return self._scaling_rules is not None
+
+    def batch_spec_values(self, writer: InPlaceGeometry, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        :param writer: the builder's in-place writer
+        :param vectors: (B, n_params) validated parameter vectors
+        :return: the writer's flat spec values for the geometry of each row (B, S), as :meth:`_spec_scalars` computes
+            them one at a time, and which rows have a geometry other than the nominal one
+        """
         scalars = np.repeat(np.array([writer.scalars]), len(vectors), axis=0)
         changed = np.zeros(len(vectors), dtype=bool)
         for position, nominal, fromto, scaled in self._scaling_rules or ():

@@ -134,7 +134,10 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         wrapper's generator is as it was.
         """
         if options is None and seed is None:
-            # auto-resets: nothing to check, and nothing to restore (a refusal could only come from other options)
+            # auto-resets: nothing to check, and nothing to restore (a refusal could only come from other options);
+            # a finite set's draw inline (its resets are the cheapest, a call a sizeable share)
+            if self._box is None:
+                return self.env.reset(options={"params": self._draw(self._rng, self._base.base_params)})
             return self.env.reset(options={"params": self._next_params()})
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")

@@ -31,8 +31,7 @@ NO_TWIN = {
     "RobustCheetahRun-v0": "is not one geom that defines its inertia",
 }
 TWIN_IDS = [env_id for env_id in GEOMETRY_IDS if env_id not in NO_TWIN]
-#: the MuJoCo family's envs with geometry parameters: their builders prepare (the suite's edits are its own)
-PREPARING_IDS = ["RobustInvertedPendulum-v0", "RobustInvertedDoublePendulum-v0"]
+
 IP = "RobustInvertedPendulum-v0"
 
 
@@ -121,6 +120,24 @@ def test_prepared_settings_equal_the_mjspec_rebuild(monkeypatch, env_id, keep_ma
     assert compiles == []  # every write was computed ahead
 
 
+@pytest.mark.parametrize("keep_mass", [False, True], ids=["density", "keep_mass"])
+@pytest.mark.parametrize("env_id", [env_id for env_id in TWIN_IDS if env_id not in (IP, "RobustInvertedDoublePendulum-v0")])
+def test_prepared_suite_lengths_equal_the_mjspec_rebuild(monkeypatch, env_id, keep_mass):
+    # the suite's length edits (translations of geoms, bodies and sites) computed for a batch at once
+    env = make_unwrapped(env_id, keep_mass=keep_mass)
+    env.reset(seed=0)
+    rows = geometry_rows(env, 4, seed=13)
+    assert env.prepare_episodes(rows) == len(rows)
+    compiles = _counting_compiles(monkeypatch)
+    for k, vector in enumerate(rows):
+        env.reset(options={"params": vector})
+        reference = rebuilt(env._builder, vector)
+        assert differences(env.model, reference) == {}
+        if k == 0:
+            np.testing.assert_allclose(trajectory(env.model, 0), trajectory(reference, 0), rtol=0, atol=TOLERANCE)
+    assert compiles == []
+
+
 def _counting_compiles(monkeypatch) -> list[int]:
     compiles: list[int] = []
     original = InPlaceGeometry.compile
@@ -168,7 +185,8 @@ def test_settings_out_of_turn_take_the_usual_path_and_a_new_batch_replaces_the_o
 
 
 def test_other_families_prepare_nothing():
-    for env_id in ("RobustHopper-v0", "RobustHopperHop-v0", "RobustPendulum-v0", "RobustCartPole-v0"):
+    # no geometry parameters (Hopper), no batch twin (the swing-up's bodies of several geoms), other families
+    for env_id in ("RobustHopper-v0", "RobustPendulumSwingup-v0", "RobustPendulum-v0", "RobustCartPole-v0"):
         env = make_unwrapped(env_id)
         env.reset(seed=0)
         assert env.prepare_episodes(np.repeat(env.base_params[None], 3, axis=0)) == 0

@@ -188,6 +188,17 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
             pool.popitem(last=False)
         return physics
 
+    def prepare_episodes(self, params: np.ndarray) -> int:
+        """
+        Compute the models of coming episodes' settings ahead, in one batch (:meth:`ModelBuilder.prepare`): a reset
+        with one of them, its lengths unseen, then writes precomputed values instead of compiling them.
+
+        :param params: (B, n_params) validated parameter vectors of this env's space
+        :return: how many settings were prepared (those with lengths other than the nominal ones, where the
+            builder has a batch twin of its writer: :attr:`ModelBuilder.batch`)
+        """
+        return self._builder.prepare(params)
+
     @property
     def physics(self) -> engine.Physics:
         """The dm_control ``Physics`` of the running episode (its model is shared: do not edit it)."""

@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 import mujoco
 import numpy as np
 
-from robust_envs.mujoco_model import LRUCache, ModelBuilder, SpecValues, keep_body_masses
+from robust_envs.mujoco_model import InPlaceGeometry, LRUCache, ModelBuilder, SpecValues, keep_body_masses
 from robust_envs.params import GeometryEdit, ParamSpace
 
 #: Which MjSpec field a :class:`Move` shifts:
@@ -205,6 +205,37 @@ class SuiteModelBuilder(ModelBuilder):
     def edit_values(self, values: SpecValues, edit: GeometryEdit, amount: float) -> None:
         """Apply one length edit to spec values, as :meth:`pristine` applies it to the MjSpec."""
         edit.apply(values, amount)  # type: ignore[attr-defined]
+
+    @property
+    def vectorised_edits(self) -> bool:
+        """:meth:`batch_spec_values` computes the moves of every length parameter."""
+        return True
+
+    def batch_spec_values(self, writer: InPlaceGeometry, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """
+        :param writer: the builder's in-place writer
+        :param vectors: (B, n_params) validated parameter vectors
+        :return: the writer's flat spec values for the geometry of each row (B, S), each parameter's moves applied in
+            :meth:`LengthEdit.apply`'s order and arithmetic (a zero change adds zero), and which rows have a geometry
+            other than the nominal one
+        """
+        scalars = np.repeat(np.array([writer.scalars]), len(vectors), axis=0)
+        changed = np.zeros(len(vectors), dtype=bool)
+        specs = self.param_space.specs
+        for i in self._geometry_idx.tolist():
+            change = vectors[:, i] - specs[i].nominal
+            changed |= change != 0.0
+            for move in specs[i].geometry.moves:  # type: ignore[union-attr]
+                shift = change[:, None] * np.asarray(move.per_unit, dtype=np.float64)
+                if move.target in ("geom_fromto_start", "geom_fromto_end"):
+                    start = writer.slot("geom", move.name, "fromto") + (0 if move.target == "geom_fromto_start" else 3)
+                    scalars[:, start : start + 3] += shift
+                elif move.target == "geom_half_length":
+                    scalars[:, writer.slot("geom", move.name, "size") + 1] += shift[:, 0]
+                else:
+                    start = writer.slot(move.target.removesuffix("_pos"), move.name, "pos")
+                    scalars[:, start : start + 3] += shift
+        return scalars, changed
 
     def pristine(self, vector: np.ndarray) -> mujoco.MjModel:
         """:return: the read-only model compiled through MjSpec for the geometry of ``vector``."""
