@@ -171,7 +171,7 @@ class BatchGeometry:
         axes = np.einsum("jik,jk->ji", rotate[nominal.jnt_bodyid], nominal.jnt_axis)
         self._pair_axis = axes[self._pair_joint] * self._pair_hinge[:, None]  # 0 for a slide: no rotational term
         principal = np.einsum("bij,bjk->bik", rotate, _quat2mat(nominal.body_iquat))
-        self._world_inertia = np.einsum("bij,bj,bkj->bik", principal, resolved.raw_inertias, principal)
+        world_inertia = np.einsum("bij,bj,bkj->bik", principal, resolved.raw_inertias, principal)
         self._armature_sum = float(resolved.armature.sum())
         # the distances that size a body, grouped by body: (from, to) columns and radii (0 for a joint anchor)
         pairs = sorted(
@@ -192,7 +192,7 @@ class BatchGeometry:
         # a' I a of each pair of a hinge and a body no geometry reshapes (constant); the others' pairs (hinge,
         # reshaped body) are computed for each row
         reshaped = {b.id for b in resolved.bodies}
-        turning = np.einsum("pij,pi,pj->p", self._world_inertia[self._pair_body], self._pair_axis, self._pair_axis)
+        turning = np.einsum("pij,pi,pj->p", world_inertia[self._pair_body], self._pair_axis, self._pair_axis)
         varying = np.array([b in reshaped for b in pair_body], dtype=bool) & self._pair_hinge
         self._pair_turning = np.where(varying, 0.0, turning)
         axis = self._pair_axis

@@ -267,8 +267,7 @@ class UncertaintySet:
                 return cached[index if index < n else n - 1]
 
             return draw_member
-        box = self.box_draws(param_space)
-        return box.one
+        return BoxDraws(self, param_space).one  # validated above
 
     def box_draws(self, param_space: ParamSpace) -> BoxDraws:
         """

@@ -90,15 +90,17 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         base = _perturbable(env, "DomainRandomization")
         uncertainty_set = _as_uncertainty_set(uncertainty_set, "DomainRandomization")
         base.check_uncertainty_set(uncertainty_set, "DomainRandomization's")
-        draw = uncertainty_set.vector_sampler(base.param_space)  # validates the set against the env
+        # a box is drawn a batch of points at a time (the same values, in the same order, as one at a time), and
+        # the env is told the settings ahead (PerturbableEnv.prepare_episodes): a MuJoCo env computes their
+        # models in one batch. A finite set's members are a lookup in the env's model pool already. Either way the
+        # set is validated against the env here.
+        box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
+        draw = uncertainty_set.vector_sampler(base.param_space) if box is None else box.one
         # the set as a dict, so that the wrapped env's EnvSpec (spec.to_json, gym.make(spec)) re-creates it
         gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set.to_dict())
         super().__init__(env)
         self._draw = draw
-        # a box is drawn a batch of points at a time (the same values, in the same order, as one at a time), and
-        # the env is told the settings ahead (PerturbableEnv.prepare_episodes): a MuJoCo env computes their
-        # models in one batch. A finite set's members are a lookup in the env's model pool already.
-        self._box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
+        self._box = box
         self._ahead = _NOTHING_AHEAD
         self._ahead_next = 0  # the next of them to use
         self._ahead_size = FIRST_DRAWS_AHEAD  # the size of the next batch
