@@ -157,15 +157,17 @@ def compile_pristine(
 class _Prepared(NamedTuple):
     # what ModelBuilder.prepare computed: the vectors' bytes (row after row, each `width` bytes), the bytes of the
     # first row's other parameters, the writer, the values it writes (InPlaceGeometry.write_values; the final
-    # masses for the first row's other parameters) and the statistics, the compiler's masses of the reshaped bodies
-    # (as a Compiled), which rows hold a setting to write, and which have the first row's other parameters
+    # masses for the first row's other parameters) and the statistics, the vectors and the compiler's masses of the
+    # reshaped bodies (a Compiled's, row by row), which rows hold a setting to write, and which have the first row's
+    # other parameters
     keys: bytes
     width: int
     others: bytes
     writer: InPlaceGeometry
     values: np.ndarray
     stat: np.ndarray
-    compiled: list[Compiled]
+    vectors: np.ndarray
+    masses: np.ndarray
     ok: list[bool]
     first: list[bool]
 
@@ -248,6 +250,8 @@ class ModelBuilder:
         # the last geometry written: its bytes, what it compiled to (None: the nominal geometry) and, once asked
         # for, every body's mass and inertia in it before the other parameters' factors
         self._base: tuple[bytes, Compiled | None, tuple[np.ndarray, np.ndarray] | None] | None = None
+        # or, in its stead, the prepared setting written last (its batch and row): made a _base when asked for
+        self._base_ahead: tuple[_Prepared, int] | None = None
         # for the non-geometry parameters of the last edit (their bytes): the mass factors of the reshaped bodies,
         # and what the writer swaps besides them while it computes the statistics (see _write_reshaped)
         self._reshape_plan: tuple[bytes, list[float], Swap | None] | None = None
@@ -357,7 +361,7 @@ class ModelBuilder:
             return 0
         writer = self.in_place
         assert writer is not None
-        vectors = np.ascontiguousarray(vectors, dtype=np.float64)
+        vectors = np.array(vectors, dtype=np.float64)  # its own copy: rows are read after the call (_current_base)
         others = vectors[:, self._other_sel]
         scalars, changed = self.batch_spec_values(writer, vectors)
         compiled = batch.compile(scalars)
@@ -373,7 +377,8 @@ class ModelBuilder:
             writer,
             values,
             compiled.stat,
-            [Compiled([], masses, [], []) for masses in compiled.masses],
+            vectors,
+            compiled.masses,
             ok.tolist(),
             (others == others[0]).all(axis=1).tolist(),
         )
@@ -505,8 +510,9 @@ class ModelBuilder:
 
     def _base_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """:return: every body's mass and inertia for the geometry written last, before the other parameters' factors."""
-        assert self._base is not None
-        key, geometry, arrays = self._base
+        base = self._current_base()
+        assert base is not None
+        key, geometry, arrays = base
         if arrays is None:  # once per geometry: resets that keep it (a density box) reuse them
             nominal = self.nominal_model()
             mass, inertia = nominal.body_mass.copy(), nominal.body_inertia.copy()
@@ -519,6 +525,16 @@ class ModelBuilder:
             arrays = (mass, inertia)
             self._base = (key, geometry, arrays)
         return arrays
+
+    def _current_base(self) -> tuple[bytes, Compiled | None, tuple[np.ndarray, np.ndarray] | None] | None:
+        """:return: the last geometry written (``_base``), made from its prepared row where that was written last."""
+        ahead = self._base_ahead
+        if ahead is not None:
+            prepared, i = ahead
+            vector = prepared.vectors[i]
+            self._base = (vector[self._geometry_sel].tobytes(), Compiled([], prepared.masses[i], [], []), None)
+            self._base_ahead = None
+        return self._base
 
     def _scratch_data(self, model: mujoco.MjModel) -> mujoco.MjData:
         # the builder's own MjData for mj_setConst and the statistics (both overwrite its state)
@@ -573,7 +589,7 @@ class ModelBuilder:
             swap = writer.swap(nominal.body_mass * mass_factor, nominal.body_inertia * mass_factor[:, None], armature)
             plan = self._reshape_plan = (others, np.repeat(mass_factor[writer.body_rows], 4).tolist(), swap)
         compiled = writer.compile(scalars)
-        self._base = (geometry, compiled, None)
+        self._base, self._base_ahead = (geometry, compiled, None), None
         _, value_factors, swap = plan
         # the products _edit_params computes (body_mass * mass_factor, body_inertia * mass_factor)
         final = [value * f for value, f in zip(self._base_values(writer, compiled), value_factors, strict=True)]
@@ -602,8 +618,8 @@ class ModelBuilder:
             if ahead.keys[start : start + ahead.width] == key:
                 self._prepared_next = i + 1
                 if ahead.ok[i]:
-                    # the compiler's masses of the reshaped bodies, a Compiled's (read by _base_arrays)
-                    self._base = (vector[self._geometry_sel].tobytes(), ahead.compiled[i], None)
+                    # the geometry's bytes and the compiler's masses, made a _base only when asked for (_current_base)
+                    self._base_ahead = (ahead, i)
                     if ahead.first[i] and previous is not None and previous[self._other_sel].tobytes() == ahead.others:
                         # a model that holds these other parameters already: the geometry and the final masses
                         ahead.writer.write_values(model, ahead.values[i], ahead.stat[i])
@@ -616,7 +632,7 @@ class ModelBuilder:
         geometry = vector[self._geometry_sel].tobytes()
         # a fresh copy of the nominal model has the nominal parameters' geometry and constants
         held = self._nominal if previous is None else previous
-        base = self._base
+        base = self._current_base()
         written = held[self._geometry_sel].tobytes() != geometry or base is None or base[0] != geometry
         others = vector[self._other_sel].tobytes()
         # the other parameters as the model has them already: only masses and inertias follow the new geometry
@@ -624,7 +640,7 @@ class ModelBuilder:
         if written and same and self._write_reshaped(model, vector, geometry, others):
             return
         if written:
-            self._base = (geometry, self._write_geometry(model, vector), None)
+            self._base, self._base_ahead = (geometry, self._write_geometry(model, vector), None), None
         mass, inertia = self._base_arrays()
         friction = self.nominal_model().geom_friction
         # after a geometry write the derived constants are recomputed (the statistics may have replaced them)
