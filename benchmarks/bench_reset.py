@@ -16,7 +16,10 @@ Cases:
 
 Each round times ``--repeats`` plain resets, then as many randomised ones; the table gives the per-reset
 times of the best round and the ratio of the best and of the median round. The default, ``DRAWS_AHEAD`` resets
-a round, puts exactly one of DomainRandomization's batches into each round, wherever the batches fall.
+a round, puts exactly one of DomainRandomization's batches into each round, wherever the batches fall. On a noisy
+machine a whole process can run slower (a plain reset here took 14 us in one process and 25 us in the next):
+``--processes N`` runs the measurement in N fresh processes, one after the other, and adds for each case the median
+over them of each process's median ratio.
 
 Run: ``python -m benchmarks.bench_reset --rounds 7``; ``--profile 20000`` profiles that many resets with an unseen
 geometry (the env's own cost) instead, and prints the functions that take the most time. ``--write-floor`` is a
@@ -24,7 +27,9 @@ diagnostic, not a result: it replaces the whole model write of a randomised rese
 ``mj_setConst`` alone, and ``ModelBuilder.prepare`` (the batch computed ahead) by nothing, so the models no longer
 match their parameters, and the unseen-geometry rows then give the cost of everything around the write (the draw,
 validation, the pool, the episode record): the least any faster write could reach. ``--scalar`` computes nothing
-ahead (every new geometry through the scalar writer, as before the batches): the comparison. ``--itemise 20000``
+ahead (every new geometry through the scalar writer, as before the batches): the comparison. ``--no-set-const`` is
+another diagnostic: the model builders skip every ``mj_setConst`` (wrong constants), the most a faster
+``mj_setConst`` (a batch twin of it, say) could save. ``--itemise 20000``
 times each part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
 """
 
@@ -33,6 +38,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import re
+import subprocess
+import sys
 import time
 import timeit
 from collections.abc import Callable, Iterator
@@ -184,6 +192,40 @@ def _cut_write_to_set_const() -> None:
     ModelBuilder.prepare = lambda self, vectors: 0  # type: ignore[method-assign]
 
 
+def _skip_set_const() -> None:
+    # the diagnostic of --no-set-const: the builders' mujoco module, with mj_setConst doing nothing
+    import mujoco
+
+    from robust_envs import mujoco_model
+
+    class WithoutSetConst:
+        def __getattr__(self, name: str) -> object:
+            return getattr(mujoco, name)
+
+        @staticmethod
+        def mj_setConst(model: mujoco.MjModel, data: mujoco.MjData) -> None:
+            return None
+
+    mujoco_model.mujoco = WithoutSetConst()  # type: ignore[assignment]
+
+
+def _over_processes(processes: int, arguments: list[str]) -> None:
+    """Run the measurement (``arguments``) in ``processes`` fresh processes; print each, then the medians per case."""
+    medians: dict[str, list[float]] = {}
+    for _ in range(processes):
+        run = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_reset", *arguments], capture_output=True, text=True, check=True
+        )
+        for line in run.stdout.splitlines():
+            print(line)
+            found = re.match(r"(.+?)\s+plain .* median\s+([0-9.]+)$", line)
+            if found:
+                medians.setdefault(found.group(1), []).append(float(found.group(2)))
+    for label, ratios in medians.items():
+        listed = " / ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"{label:30s} median over {len(ratios)} processes {np.median(ratios):5.2f}   ({listed})")
+
+
 def main() -> None:
     """Print per-reset times and the ratios for each case."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,7 +240,24 @@ def main() -> None:
     parser.add_argument(
         "--scalar", action="store_true", help="comparison: nothing computed ahead, every new geometry by the scalar writer"
     )
+    parser.add_argument(
+        "--no-set-const", action="store_true", help="diagnostic: every mj_setConst of the builders skipped (wrong models)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, metavar="N", help="run in N fresh processes and add the median over them"
+    )
     args = parser.parse_args()
+    if args.processes > 1:
+        if args.profile or args.itemise:
+            parser.error("--processes repeats the table of ratios, not --profile or --itemise")
+        arguments = ["--repeats", str(args.repeats), "--rounds", str(args.rounds)]
+        for flag in ("write_floor", "scalar", "no_set_const"):
+            if getattr(args, flag):
+                arguments.append("--" + flag.replace("_", "-"))
+        _over_processes(args.processes, arguments)
+        return
+    if args.no_set_const:
+        _skip_set_const()
     if args.write_floor:
         _cut_write_to_set_const()
     if args.scalar:
