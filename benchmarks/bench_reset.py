@@ -31,6 +31,10 @@ ahead (every new geometry through the scalar writer, as before the batches): the
 another diagnostic: the model builders skip every ``mj_setConst`` (wrong constants), the most a faster
 ``mj_setConst`` (a batch twin of it, say) could save. ``--itemise 20000``
 times each part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
+``--every-geometry`` replaces the cases by one per model with length or size parameters and a batch twin (the
+inverted and double pendulums, the suite's cartpole, hopper and walker): ``DomainRandomization`` over every length
+within 20% of nominal, against the same env's plain reset (a cheaper plain reset makes the same extra cost a larger
+ratio: the inverted pendulum's is the cheapest).
 """
 
 from __future__ import annotations
@@ -91,6 +95,34 @@ def _cases(repeats: int, rounds: int) -> list[tuple[str, gym.Env, Callable[[], o
             lambda: env.reset(options={"params": next(draws)}),
         )
     )
+    return cases
+
+
+#: a model of each env with length or size parameters and a batch twin of its writer (--every-geometry)
+GEOMETRY_ENV_IDS = (
+    "RobustInvertedPendulum-v0",
+    "RobustInvertedDoublePendulum-v0",
+    "RobustCartpoleBalance-v0",
+    "RobustHopperStand-v0",
+    "RobustWalkerWalk-v0",
+)
+
+
+def _geometry_cases(repeats: int) -> list[tuple[str, gym.Env, Callable[[], object]]]:
+    """
+    :return: for each of :data:`GEOMETRY_ENV_IDS`, ``DomainRandomization`` over every length and size parameter
+        within 20% of nominal (the other parameters nominal), against the same env's plain reset
+    """
+    cases = []
+    for env_id in GEOMETRY_ENV_IDS:
+        space = robust_envs.env_class(env_id).param_space
+        nominal = {space.names[i]: float(space.nominal[i]) for i in space.indices_of_kind("geometry")}
+        lengths = UncertaintySet.box(env_id, {name: (0.8 * value, 1.2 * value) for name, value in nominal.items()})
+        randomised = DomainRandomization(gym.make(env_id), lengths)
+        randomised.reset(seed=0)
+        for _ in range(2 * repeats):  # past the growing first batches
+            randomised.reset()
+        cases.append((f"{env_id.removeprefix('Robust')} lengths +-20%", gym.make(env_id), randomised.reset))
     return cases
 
 
@@ -246,12 +278,17 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, metavar="N", help="run in N fresh processes and add the median over them"
     )
+    parser.add_argument(
+        "--every-geometry",
+        action="store_true",
+        help="instead of the cases above: every model with lengths and a batch twin, its lengths drawn within 20%%",
+    )
     args = parser.parse_args()
     if args.processes > 1:
         if args.profile or args.itemise:
             parser.error("--processes repeats the table of ratios, not --profile or --itemise")
         arguments = ["--repeats", str(args.repeats), "--rounds", str(args.rounds)]
-        for flag in ("write_floor", "scalar", "no_set_const"):
+        for flag in ("write_floor", "scalar", "no_set_const", "every_geometry"):
             if getattr(args, flag):
                 arguments.append("--" + flag.replace("_", "-"))
         _over_processes(args.processes, arguments)
@@ -270,7 +307,8 @@ def main() -> None:
     if args.itemise:
         itemise(args.itemise)
         return
-    for label, plain, randomised in _cases(args.repeats, args.rounds):
+    cases = _geometry_cases(args.repeats) if args.every_geometry else _cases(args.repeats, args.rounds)
+    for label, plain, randomised in cases:
         plain.reset(seed=0)
         plain_times, random_times = [], []
         for _ in range(args.rounds):

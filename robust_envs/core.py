@@ -147,6 +147,8 @@ class PerturbableEnv(gym.Env):
         # settings met recently, by bytes: (read-only vector, {name: value}); a reset with the parameters of the
         # last episode, or of a member of a finite set, copies no vector and builds no dict
         self._episodes: dict[bytes, tuple[np.ndarray, dict[str, float]]] = {}
+        # the same records for the settings of coming episodes (prepare_episodes), made in one batch
+        self._episodes_ahead: dict[bytes, tuple[np.ndarray, dict[str, float]]] = {}
         self._begin_episode(self._params)
 
     # ---- spec: keep params JSON-serialisable --------------------------------------------------
@@ -256,7 +258,7 @@ class PerturbableEnv(gym.Env):
         if key == self._episode_key:
             return
         episodes = self._episodes
-        episode = episodes.get(key)
+        episode = episodes.get(key) or self._episodes_ahead.get(key)
         if episode is None:
             if len(episodes) >= _EPISODES:
                 episodes.clear()
@@ -271,10 +273,36 @@ class PerturbableEnv(gym.Env):
     def prepare_episodes(self, params: np.ndarray) -> int:
         """
         A hint that coming episodes will run with these settings (a domain randomisation's next draws), so that
-        the env may compute their models ahead, in one batch. Nothing the env reports or simulates changes; an env
-        with nothing to compute ahead (this default) prepares none.
+        the env may compute what they need ahead, in one batch: their records (the vector and ``{name: value}``
+        dict an episode reports) here, their models in the family's :meth:`_prepare_models`. Nothing the env
+        reports or simulates changes. A new call replaces the settings prepared before.
 
         :param params: (B, n_params) validated parameter vectors of this env's space
+        :return: how many settings' models were prepared (:meth:`_prepare_models`)
+        """
+        names = self.param_space.names
+        own = np.array(params, dtype=np.float64)  # the records' vectors, never written
+        if own.ndim != 2 or own.shape[1] != len(names):
+            raise ValueError(
+                f"prepare_episodes takes a (B, {len(names)}) array of {type(self).__name__}'s parameter vectors "
+                f"({', '.join(names)}), got shape {own.shape}"
+            )
+        own.flags.writeable = False
+        blob, width = own.tobytes(), own.shape[1] * own.itemsize
+        # a record is used only for a vector with its bytes, so with its values: one value per name, as in
+        # _begin_episode (the width is checked above)
+        self._episodes_ahead = {
+            blob[i * width : (i + 1) * width]: (row, dict(zip(names, values)))  # noqa: B905
+            for i, (row, values) in enumerate(zip(own, own.tolist()))  # noqa: B905
+        }
+        return self._prepare_models(own)
+
+    def _prepare_models(self, params: np.ndarray) -> int:
+        """
+        Compute the models of coming episodes' settings ahead (the family's part of :meth:`prepare_episodes`); an
+        env with nothing to compute ahead (this default) prepares none.
+
+        :param params: (B, n_params) validated, read-only parameter vectors of this env's space
         :return: how many settings were prepared
         """
         return 0

@@ -150,7 +150,7 @@ class RobustMujocoEnv(PerturbableEnv):
             self._install_model(model)
         self._applied_key = key
 
-    def prepare_episodes(self, params: np.ndarray) -> int:
+    def _prepare_models(self, params: np.ndarray) -> int:
         """
         Compute the models of coming episodes' settings ahead, in one batch (:meth:`ModelBuilder.prepare`): a reset
         with one of them, its geometry unseen, then writes precomputed values instead of compiling them.

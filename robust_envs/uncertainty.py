@@ -438,12 +438,19 @@ class BoxDraws:
 
     def on(self, base: np.ndarray, points: np.ndarray) -> list[ValidatedParams]:
         """:return: ``base`` (a valid full vector) with each point written in, as validated settings."""
+        space = self._space
+        return [ValidatedParams(space, vector) for vector in self.vectors_on(base, points)]
+
+    def vectors_on(self, base: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """
+        :return: the read-only (n, n_params) vectors of :meth:`on`: row ``i`` is ``base`` with point ``i`` written in;
+            ``ValidatedParams(param_space, row)`` is its setting
+        """
         vectors = np.repeat(base[None, :], len(points), axis=0)
         vectors[:, self._positions] = points[:, self._key_of]
         # within the set, so within the parameters' bounds: validated without checking each draw again
         vectors.flags.writeable = False
-        space = self._space
-        return [ValidatedParams(space, vector) for vector in vectors]
+        return vectors
 
     def one(self, rng: np.random.Generator, base: np.ndarray) -> ValidatedParams:
         """:return: one draw written into ``base`` (what :meth:`UncertaintySet.vector_sampler` draws)."""

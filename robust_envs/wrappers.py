@@ -14,6 +14,7 @@ from gymnasium import spaces
 from robust_envs.core import NextStates, PerturbableEnv, as_number_array
 from robust_envs.disturbance import DISTURBANCE_KEY, check_disturbance, find_disturbance_channel
 from robust_envs.evaluation.policies import as_policy
+from robust_envs.params import ValidatedParams
 from robust_envs.uncertainty import UncertaintySet
 
 #: The ``info`` keys :class:`PerturbedTransitions` writes at every step (one definition for every consumer).
@@ -105,6 +106,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._ahead_next = 0  # the next of them to use
         self._ahead_size = FIRST_DRAWS_AHEAD  # the size of the next batch
         self._base = base
+        self._space = base.param_space
         self.uncertainty_set = uncertainty_set
         self._rng = np.random.default_rng()
 
@@ -116,17 +118,18 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         ahead, index = self._ahead, self._ahead_next
         base = self._base.base_params
         key = base.tobytes()
-        if index >= len(ahead.settings):
+        if index >= len(ahead.vectors):
             # batches grow to DRAWS_AHEAD: a short run computes few settings it never uses, a long one large batches
             points = box.points(self._rng, self._ahead_size)
             self._ahead_size = min(2 * self._ahead_size, DRAWS_AHEAD)
-            ahead, index = _DrawsAhead(box.on(base, points), points, key), 0
-            self._base.prepare_episodes(np.array([params.vector for params in ahead.settings]))
+            ahead, index = _DrawsAhead(box.vectors_on(base, points), points, key), 0
+            self._base.prepare_episodes(ahead.vectors)
             self._ahead = ahead
         elif ahead.base != key:  # set_params since the draw: the points stay, on the new persistent parameters
-            ahead = self._ahead = _DrawsAhead(box.on(base, ahead.points), ahead.points, key)
+            ahead = self._ahead = _DrawsAhead(box.vectors_on(base, ahead.points), ahead.points, key)
         self._ahead_next = index + 1
-        return ahead.settings[index]
+        # made one at a time: a setting costs what a row of a batch of them would
+        return ValidatedParams(self._space, ahead.vectors[index])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """
@@ -169,13 +172,14 @@ FIRST_DRAWS_AHEAD = 64
 
 
 class _DrawsAhead(NamedTuple):
-    # settings DomainRandomization drew ahead, their points, and the persistent parameters they were written on
-    settings: Sequence[Any]
+    # the settings DomainRandomization drew ahead (read-only vectors, validated), their points, and the persistent
+    # parameters they were written on
+    vectors: np.ndarray
     points: np.ndarray
     base: bytes
 
 
-_NOTHING_AHEAD = _DrawsAhead((), np.empty((0, 0)), b"")
+_NOTHING_AHEAD = _DrawsAhead(np.empty((0, 0)), np.empty((0, 0)), b"")
 
 
 def _next_state_sampler(env: gym.Env, base: PerturbableEnv) -> Any:

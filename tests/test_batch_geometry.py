@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 
 import gymnasium as gym
 import mujoco
@@ -190,6 +191,42 @@ def test_other_families_prepare_nothing():
         env = make_unwrapped(env_id)
         env.reset(seed=0)
         assert env.prepare_episodes(np.repeat(env.base_params[None], 3, axis=0)) == 0
+
+
+@pytest.mark.parametrize("env_id", [IP, "RobustHopper-v0", "RobustCartPole-v0", "RobustWalkerWalk-v0"])
+def test_prepared_episodes_report_their_settings_as_any_episode_does(env_id):
+    # the records (vector and {name: value}) of prepared settings are made in the batch, in every family
+    env = make_unwrapped(env_id)
+    env.reset(seed=0)
+    rows = np.repeat(env.base_params[None], 3, axis=0)
+    rows[:, 0] *= np.array([0.9, 1.05, 1.1])
+    env.prepare_episodes(rows)
+    expected = rows[[2, 0], 0].copy()  # out of turn too: a record is found by its setting
+    rows[:, 0] = 0.0  # the env took a copy: what the caller does with its array later changes nothing
+    for value in expected:
+        vector = env.base_params
+        vector[0] = value
+        _, info = env.reset(options={"params": vector})
+        assert info["params"] == env.param_space.to_dict(vector)
+        assert np.array_equal(env.param_vector, vector)
+        info["params"][env.param_names[0]] = -1.0  # the caller's copy: the record is untouched
+        assert env.params == env.param_space.to_dict(vector)
+        assert env._episode_params is next(
+            row for key, (row, _) in env._episodes_ahead.items() if key == vector.tobytes()
+        )  # the prepared record, not one made at reset
+
+
+@pytest.mark.parametrize("bad", [np.ones(8), np.ones((2, 3)), np.ones((1, 2, 8))], ids=["1-d", "width", "3-d"])
+def test_prepare_episodes_refuses_another_shape_and_changes_nothing(monkeypatch, bad):
+    env = make_unwrapped(IP)
+    env.reset(seed=0)
+    rows = geometry_rows(env, 2, seed=3)
+    assert env.prepare_episodes(rows) == 2
+    with pytest.raises(ValueError, match=r"\(B, 8\) array .*pole_length.*got shape " + re.escape(str(bad.shape))):
+        env.prepare_episodes(bad)
+    compiles = _counting_compiles(monkeypatch)
+    _, info = env.reset(options={"params": rows[0]})
+    assert compiles == [] and info["params"] == env.param_space.to_dict(rows[0])  # still the earlier batch
 
 
 def _one_at_a_time(env_id: str, uncertainty_set: UncertaintySet, seed: int, base: np.ndarray, count: int) -> np.ndarray:

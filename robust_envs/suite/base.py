@@ -188,7 +188,7 @@ class RobustSuiteEnv(PerturbableEnv, EzPickle):
             pool.popitem(last=False)
         return physics
 
-    def prepare_episodes(self, params: np.ndarray) -> int:
+    def _prepare_models(self, params: np.ndarray) -> int:
         """
         Compute the models of coming episodes' settings ahead, in one batch (:meth:`ModelBuilder.prepare`): a reset
         with one of them, its lengths unseen, then writes precomputed values instead of compiling them.
