@@ -289,12 +289,11 @@ class PerturbableEnv(gym.Env):
             )
         own.flags.writeable = False
         blob, width = own.tobytes(), own.shape[1] * own.itemsize
+        keys = [blob[start : start + width] for start in range(0, len(blob), width)]
         # a record is used only for a vector with its bytes, so with its values: one value per name, as in
         # _begin_episode (the width is checked above)
-        self._episodes_ahead = {
-            blob[i * width : (i + 1) * width]: (row, dict(zip(names, values)))  # noqa: B905
-            for i, (row, values) in enumerate(zip(own, own.tolist()))  # noqa: B905
-        }
+        mappings = [dict(zip(names, values)) for values in own.tolist()]  # noqa: B905
+        self._episodes_ahead = dict(zip(keys, zip(own, mappings)))  # noqa: B905
         return self._prepare_models(own)
 
     def _prepare_models(self, params: np.ndarray) -> int:
