@@ -80,6 +80,7 @@ class RobustInvertedDoublePendulumEnv(RobustMujocoEnv, InvertedDoublePendulumEnv
     # v5's camera looks at the median of the geoms' positions in the first rendered state: fixed at the rail's centre
     render_camera_config: ClassVar[dict[str, Any] | None] = {"lookat": np.zeros(3)}
     derived_fields: ClassVar[tuple[str, ...]] = ("site_xpos", "qfrc_constraint")
+    reads_qpos_before: ClassVar[bool] = False
 
     def _transition(
         self,

@@ -76,6 +76,7 @@ class RobustInvertedPendulumEnv(RobustMujocoEnv, InvertedPendulumEnv):
         owner="RobustInvertedPendulum-v0",
     )
     upstream_id: ClassVar[str] = "InvertedPendulum-v5"
+    reads_qpos_before: ClassVar[bool] = False
     # v5's camera looks at the median of the geoms' positions in the first rendered state: fixed at the rail's centre
     render_camera_config: ClassVar[dict[str, Any] | None] = {**DEFAULT_CAMERA_CONFIG, "lookat": np.zeros(3)}
 

@@ -27,6 +27,9 @@ STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMS
 _PHYSICS_BEFORE_WARMSTART = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_PHYSICS
 
 _NO_DERIVED: dict[str, np.ndarray] = {}
+# what step passes as qpos_before to a _transition that does not read it (reads_qpos_before): empty, so a read fails
+_NOT_READ = np.empty(0)
+_NOT_READ.flags.writeable = False
 
 #: the least simulation time (seconds) worth a thread of its own in a batched step: handing one call to the pool's
 #: threads costs about 0.1 ms (measured on 2 cores with one chunk per thread: 8 Hopper rows of 4 substeps 0.50 ->
@@ -68,6 +71,9 @@ class RobustMujocoEnv(PerturbableEnv):
     upstream_id: ClassVar[str]
     #: MjData fields besides qpos/qvel that :meth:`_transition` reads (computed during the last substep).
     derived_fields: ClassVar[tuple[str, ...]] = ()
+    #: Whether :meth:`_transition` reads ``qpos_before`` (the locomotion rewards' displacement). Where it does not,
+    #: ``step`` passes an empty array instead of copying ``qpos`` (a copy is a few percent of a pendulum's step).
+    reads_qpos_before: ClassVar[bool] = True
     #: How many parameter settings keep a model of their own (see :meth:`_editable_model`).
     model_pool_size: ClassVar[int] = 32
     #: Replaces the upstream env's camera settings where those leave the look-at point to the first rendered state
@@ -210,7 +216,7 @@ class RobustMujocoEnv(PerturbableEnv):
         """
         action = check_action(action, self.action_space.shape, self)
         data = self.data
-        qpos_before = data.qpos.copy()
+        qpos_before = data.qpos.copy() if self.reads_qpos_before else _NOT_READ
         # check_action has checked the shape (the action space's, (nu,)): Gymnasium's do_simulation would copy the
         # action only to check it again, a sizeable share of a cheap env's step
         self._step_mujoco_simulation(action, self.frame_skip)  # type: ignore[attr-defined]

@@ -213,6 +213,7 @@ class RobustShadowHandCubeEnv(RobustMujocoEnv, MujocoEnv, EzPickle):
     )
     #: No working upstream env: gymnasium-robotics' own class fails on mujoco >= 3.12 (see the module docstring).
     upstream_id: ClassVar[str | None] = None  # type: ignore[assignment]
+    reads_qpos_before: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -152,3 +152,28 @@ def test_copies_continue_the_episode_exactly(env_id, how):
     first_twin, info_twin = twin.reset()
     assert data_equivalence(first, first_twin) and info["params"] == info_twin["params"]
     assert info["params"][spec.name] == base.base_params[-1]
+
+
+SKIPS_QPOS_COPY = [env_id for env_id in MUJOCO_IDS if not robust_envs.env_class(env_id).reads_qpos_before]
+
+
+def test_the_envs_that_skip_the_qpos_copy_are_those_expected():
+    # the locomotion envs' rewards read the displacement over the step; the pendulums' and the hand's tasks do not
+    assert SKIPS_QPOS_COPY == [
+        "RobustInvertedPendulum-v0",
+        "RobustInvertedDoublePendulum-v0",
+        "RobustShadowHandCube-v0",
+    ]
+
+
+@pytest.mark.parametrize("env_id", SKIPS_QPOS_COPY)
+def test_a_transition_that_skips_the_qpos_copy_does_not_depend_on_it(env_id):
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    action = env.action_space.sample()
+    before = env.data.qpos.copy()
+    observation, reward, terminated, _, info = env.step(action)
+    derived = {name: getattr(env.data, name) for name in env.derived_fields}
+    with_copy = env._transition(before, action, env.data.qpos, env.data.qvel, derived)
+    assert data_equivalence((observation, reward, terminated), (with_copy[0], float(with_copy[1]), bool(with_copy[2])))
+    assert data_equivalence({k: v for k, v in info.items() if k != "params"}, with_copy[3])
