@@ -96,7 +96,8 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         # models in one batch. A finite set's members are a lookup in the env's model pool already. Either way the
         # set is validated against the env here.
         box = None if uncertainty_set.members else uncertainty_set.box_draws(base.param_space)
-        draw = uncertainty_set.vector_sampler(base.param_space) if box is None else box.one
+        # a finite set's member draw (a box is drawn by _next_params, from its batches)
+        draw = uncertainty_set.vector_sampler(base.param_space) if box is None else None
         # the set as a dict, so that the wrapped env's EnvSpec (spec.to_json, gym.make(spec)) re-creates it
         gym.utils.RecordConstructorArgs.__init__(self, uncertainty_set=uncertainty_set.to_dict())
         super().__init__(env)
@@ -114,7 +115,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """:return: the next setting drawn (on the env's persistent parameters as they are now)."""
         box = self._box
         if box is None:
-            return self._draw(self._rng, self._base.base_params)
+            return self._draw(self._rng, self._base.base_params)  # type: ignore[misc]
         ahead, index = self._ahead, self._ahead_next
         base = self._base.base_params
         key = base.tobytes()
@@ -142,7 +143,7 @@ class DomainRandomization(gym.Wrapper, gym.utils.RecordConstructorArgs):
             # auto-resets: nothing to check, and nothing to restore (a refusal could only come from other options);
             # a finite set's draw inline (its resets are the cheapest, a call a sizeable share)
             if self._box is None:
-                return self.env.reset(options={"params": self._draw(self._rng, self._base.base_params)})
+                return self.env.reset(options={"params": self._draw(self._rng, self._base.base_params)})  # type: ignore[misc]
             return self.env.reset(options={"params": self._next_params()})
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"reset options must be None or a dict, got {options!r} ({type(options).__name__})")
