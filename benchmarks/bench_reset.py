@@ -31,6 +31,12 @@ ahead (every new geometry through the scalar writer, as before the batches): the
 another diagnostic: the model builders skip every ``mj_setConst`` (wrong constants), the most a faster
 ``mj_setConst`` (a batch twin of it, say) could save. ``--itemise 20000``
 times each part of a randomised reset, 20,000 calls each (with ``--write-floor``: the parts around the write).
+``--bare-floor`` is the other bound: a domain-randomised reset of the MuJoCo family with a prepared setting is
+cut to its bare work (the next prepared row's values written into the least recently used pooled model,
+``mj_setConst``, the prepared episode record, then Gymnasium's reset), with none of the contract's layers (no
+options check, no check of ``set_params`` since the draw, no key comparisons, no record of settings seen): the least
+any bookkeeping could reach with the write, the constants and the batch computed ahead as they are. Its models hold
+their parameters only where the other parameters never change (the pendulum's rows); other rows go their usual way.
 ``--every-geometry`` replaces the cases by one per model with length or size parameters and a batch twin (the
 inverted and double pendulums, the suite's cartpole, hopper and walker): ``DomainRandomization`` over every length
 within 20% of nominal, against the same env's plain reset (a cheaper plain reset makes the same extra cost a larger
@@ -243,6 +249,57 @@ def _skip_set_const() -> None:
     mujoco_model.mujoco = WithoutSetConst()  # type: ignore[assignment]
 
 
+#: the option that asks the env under --bare-floor for the bare reset with a prepared row (its index)
+_BARE_ROW = "bare row (benchmark diagnostic)"
+
+
+def bare_resets() -> tuple[Callable[..., object], Callable[..., object]]:
+    """
+    The diagnostic of ``--bare-floor``: :class:`DomainRandomization` hands the env the index of its next prepared
+    row, and the env's reset does the work of that row and nothing else.
+
+    :return: the ``reset`` methods of ``DomainRandomization`` and of ``RobustMujocoEnv`` that do so (falling back on
+        the usual ones for every other reset)
+    """
+    import mujoco
+
+    from robust_envs.mujoco_env import RobustMujocoEnv
+
+    usual_wrapper_reset, usual_env_reset = DomainRandomization.reset, RobustMujocoEnv.reset
+
+    def wrapper_reset(self: DomainRandomization, *, seed: int | None = None, options: dict | None = None) -> object:
+        base, index = self._base, self._ahead_next
+        prepared = base._builder._prepared if isinstance(base, RobustMujocoEnv) else None
+        if seed is None and options is None and prepared is not None and index < len(self._ahead.vectors):
+            if prepared.ok[index] and base._builder._prepared_next == index:
+                self._ahead_next = index + 1
+                return self.env.reset(options={_BARE_ROW: index})
+        return usual_wrapper_reset(self, seed=seed, options=options)
+
+    def env_reset(self: RobustMujocoEnv, *, seed: int | None = None, options: dict | None = None) -> object:
+        if options is None or _BARE_ROW not in options:
+            return usual_env_reset(self, seed=seed, options=options)
+        i = options[_BARE_ROW]
+        builder = self._builder
+        prepared = builder._prepared
+        builder._prepared_next = i + 1
+        key = prepared.keys[i * prepared.width : (i + 1) * prepared.width]
+        _, (model, _) = self._pool.popitem(last=False)
+        prepared.writer.write_values(model, prepared.values[i], prepared.stat[i])
+        mujoco.mj_setConst(model, builder._scratch_data(model))
+        self._pool[key] = (model, prepared.vectors[i])
+        self.model, self._applied_key = model, key
+        self._episode_params, self._episode_params_dict = self._episodes_ahead[key]
+        self._episode_key = key
+        mujoco.mj_resetData(model, self.data)
+        observation = self.reset_model()
+        info = self._get_reset_info()
+        info["params"] = self.params
+        return observation, info
+
+    return wrapper_reset, env_reset
+
+
 def _over_processes(processes: int, arguments: list[str]) -> None:
     """Run the measurement (``arguments``) in ``processes`` fresh processes; print each, then the medians per case."""
     medians: dict[str, list[float]] = {}
@@ -278,6 +335,11 @@ def main() -> None:
         "--no-set-const", action="store_true", help="diagnostic: every mj_setConst of the builders skipped (wrong models)"
     )
     parser.add_argument(
+        "--bare-floor",
+        action="store_true",
+        help="diagnostic: a randomised reset with a prepared setting cut to its bare work (no contract's layers)",
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, metavar="N", help="run in N fresh processes and add the median over them"
     )
     parser.add_argument(
@@ -290,7 +352,7 @@ def main() -> None:
         if args.profile or args.itemise:
             parser.error("--processes repeats the table of ratios, not --profile or --itemise")
         arguments = ["--repeats", str(args.repeats), "--rounds", str(args.rounds)]
-        for flag in ("write_floor", "scalar", "no_set_const", "every_geometry"):
+        for flag in ("write_floor", "scalar", "no_set_const", "every_geometry", "bare_floor"):
             if getattr(args, flag):
                 arguments.append("--" + flag.replace("_", "-"))
         _over_processes(args.processes, arguments)
@@ -299,6 +361,10 @@ def main() -> None:
         _skip_set_const()
     if args.write_floor:
         _cut_write_to_set_const()
+    if args.bare_floor:
+        from robust_envs.mujoco_env import RobustMujocoEnv
+
+        DomainRandomization.reset, RobustMujocoEnv.reset = bare_resets()  # type: ignore[method-assign]
     if args.scalar:
         from robust_envs.mujoco_model import ModelBuilder
 

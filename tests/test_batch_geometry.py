@@ -277,3 +277,35 @@ def test_a_copy_mid_batch_draws_what_the_original_draws(copier):
         assert info["params"] == twin_info["params"]
         assert np.array_equal(obs, twin_obs)
         assert differences(twin.unwrapped.model, env.unwrapped.model) == {}
+
+
+def test_the_bare_reset_diagnostic_resets_as_the_usual_path_does(monkeypatch):
+    # benchmarks.bench_reset --bare-floor times a reset cut to its bare work; for the pendulum's preset (lengths only)
+    # it must start the very episodes the usual path starts, or its figure would be a floor of something else
+    from benchmarks.bench_reset import bare_resets
+    from robust_envs.mujoco_env import RobustMujocoEnv
+
+    train = get_preset("jiang2021/invertedpendulum/train")
+    usual = DomainRandomization(gym.make(IP, keep_mass=True), train)
+    usual_starts = [usual.reset(seed=3)] + [usual.reset() for _ in range(FIRST_DRAWS_AHEAD + 40)]
+    wrapper_reset, env_reset = bare_resets()
+    monkeypatch.setattr(DomainRandomization, "reset", wrapper_reset)
+    monkeypatch.setattr(RobustMujocoEnv, "reset", env_reset)
+    bare = DomainRandomization(gym.make(IP, keep_mass=True), train)
+    builder = bare.unwrapped._builder
+    bare_starts = [bare.reset(seed=3)]
+    usual_writes = []
+    write = builder.write
+
+    def counted_write(*args, **kwargs):
+        usual_writes.append(args)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "write", counted_write)
+    bare_starts += [bare.reset() for _ in range(FIRST_DRAWS_AHEAD + 40)]
+    # every reset took the bare path but the one at the first batch's end, which draws the next batch the usual way
+    assert len(usual_writes) == 1
+    for (obs, info), (bare_obs, bare_info) in zip(usual_starts, bare_starts, strict=True):
+        assert info["params"] == bare_info["params"]
+        assert np.array_equal(obs, bare_obs)
+    assert differences(bare.unwrapped.model, usual.unwrapped.model) == {}
