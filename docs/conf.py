@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -44,6 +45,9 @@ autodoc_class_signature = "mixed"
 python_use_unqualified_type_names = True
 
 # ---- doctest: the examples run at tiny budgets on the CPU (one torch thread: more only spin on 2 cores) ----
+# SB3 makes a folder SB3-<date> in the system's temporary directory at every learn() without a logger: the examples'
+# share one under the (ignored) build folder instead
+os.environ.setdefault("SB3_LOGDIR", str(ROOT / "docs" / "_build" / "sb3-logs"))
 doctest_global_setup = """
 import warnings
 warnings.filterwarnings("ignore")
