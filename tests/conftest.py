@@ -32,9 +32,11 @@ def make_unwrapped(env_id: str, **kwargs):
 
 @pytest.fixture(autouse=True, scope="session")
 def sb3_log_folder(tmp_path_factory):
-    """SB3 makes a new folder ``SB3-<date>`` in the system's temporary directory at every ``learn()`` without a
-    logger (its ``configure``); thousands of training tests would leave thousands of them behind, so they all share
-    one folder under pytest's own temporary directory, which pytest cleans up."""
+    """
+    SB3 makes a new folder ``SB3-<date>`` in the system's temporary directory at every ``learn()`` without a logger
+    (its ``configure``): thousands of training tests would leave thousands of them behind, so they all share one
+    folder under pytest's own temporary directory, which pytest cleans up.
+    """
     folder = tmp_path_factory.mktemp("sb3-logs")
     previous = os.environ.get("SB3_LOGDIR")
     os.environ["SB3_LOGDIR"] = str(folder)
