@@ -37,6 +37,10 @@ cut to its bare work (the next prepared row's values written into the least rece
 options check, no check of ``set_params`` since the draw, no key comparisons, no record of settings seen): the least
 any bookkeeping could reach with the write, the constants and the batch computed ahead as they are. Its models hold
 their parameters only where the other parameters never change (the pendulum's rows); other rows go their usual way.
+``--free-batch`` is a third bound: ``DomainRandomization``'s first batch after a seed holds every setting the run
+will use, so the whole batch is computed in the warm-up, before any round is timed: the randomised reset as it would
+cost with a free batch, the least any faster batch (native code included) could reach; combined with
+``--bare-floor``, the least both could. The draws and their order are those of the usual run.
 ``--every-geometry`` replaces the cases by one per model with length or size parameters and a batch twin (the
 inverted and double pendulums, the suite's cartpole, hopper and walker): ``DomainRandomization`` over every length
 within 20% of nominal, against the same env's plain reset (a cheaper plain reset makes the same extra cost a larger
@@ -300,6 +304,18 @@ def bare_resets() -> tuple[Callable[..., object], Callable[..., object]]:
     return wrapper_reset, env_reset
 
 
+def free_batch(resets: int) -> None:
+    """
+    The diagnostic of ``--free-batch``: make ``DomainRandomization``'s batches ``resets`` settings long, the first one
+    after a seed included, so that the warm-up's seeded reset computes every setting a run of ``resets`` resets uses.
+
+    :param resets: the most resets a randomised env makes after its seeded reset
+    """
+    import robust_envs.wrappers
+
+    robust_envs.wrappers.FIRST_DRAWS_AHEAD = robust_envs.wrappers.DRAWS_AHEAD = resets
+
+
 def _over_processes(processes: int, arguments: list[str]) -> None:
     """Run the measurement (``arguments``) in ``processes`` fresh processes; print each, then the medians per case."""
     medians: dict[str, list[float]] = {}
@@ -340,6 +356,11 @@ def main() -> None:
         help="diagnostic: a randomised reset with a prepared setting cut to its bare work (no contract's layers)",
     )
     parser.add_argument(
+        "--free-batch",
+        action="store_true",
+        help="diagnostic: every setting of the run computed in the warm-up, before the timing (a free batch)",
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, metavar="N", help="run in N fresh processes and add the median over them"
     )
     parser.add_argument(
@@ -352,7 +373,7 @@ def main() -> None:
         if args.profile or args.itemise:
             parser.error("--processes repeats the table of ratios, not --profile or --itemise")
         arguments = ["--repeats", str(args.repeats), "--rounds", str(args.rounds)]
-        for flag in ("write_floor", "scalar", "no_set_const", "every_geometry", "bare_floor"):
+        for flag in ("write_floor", "scalar", "no_set_const", "every_geometry", "bare_floor", "free_batch"):
             if getattr(args, flag):
                 arguments.append("--" + flag.replace("_", "-"))
         _over_processes(args.processes, arguments)
@@ -365,6 +386,9 @@ def main() -> None:
         from robust_envs.mujoco_env import RobustMujocoEnv
 
         DomainRandomization.reset, RobustMujocoEnv.reset = bare_resets()  # type: ignore[method-assign]
+    if args.free_batch:
+        # the warm-up's resets (2 * DRAWS_AHEAD in _cases, 2 * repeats in _geometry_cases), then every round's
+        free_batch(2 * max(DRAWS_AHEAD, args.repeats) + args.rounds * args.repeats)
     if args.scalar:
         from robust_envs.mujoco_model import ModelBuilder
 

@@ -309,3 +309,37 @@ def test_the_bare_reset_diagnostic_resets_as_the_usual_path_does(monkeypatch):
         assert info["params"] == bare_info["params"]
         assert np.array_equal(obs, bare_obs)
     assert differences(bare.unwrapped.model, usual.unwrapped.model) == {}
+
+
+def test_the_free_batch_diagnostic_computes_every_setting_before_the_timing(monkeypatch):
+    # benchmarks.bench_reset --free-batch bounds what any faster batch could reach: its figure is that of a run whose
+    # settings were all computed at the seeded reset, and whose episodes are those of the usual run
+    import robust_envs.wrappers
+    from benchmarks.bench_reset import free_batch
+
+    train = get_preset("jiang2021/invertedpendulum/train")
+    resets = FIRST_DRAWS_AHEAD + 40  # across the usual first batch's end
+    usual = DomainRandomization(gym.make(IP, keep_mass=True), train)
+    usual_starts = [usual.reset(seed=5)] + [usual.reset() for _ in range(resets)]
+    monkeypatch.setattr(robust_envs.wrappers, "FIRST_DRAWS_AHEAD", FIRST_DRAWS_AHEAD)
+    monkeypatch.setattr(robust_envs.wrappers, "DRAWS_AHEAD", DRAWS_AHEAD)
+    free_batch(resets)
+    free = DomainRandomization(gym.make(IP, keep_mass=True), train)
+    batches = []
+    prepare = free.unwrapped.prepare_episodes
+
+    def counted_prepare(params):
+        batches.append(len(params))
+        return prepare(params)
+
+    monkeypatch.setattr(free.unwrapped, "prepare_episodes", counted_prepare)
+    free_starts = [free.reset(seed=5)]
+    assert batches == [resets]  # every setting of the run, at the seeded reset
+    free_starts += [free.reset() for _ in range(resets - 1)]
+    assert batches == [resets]
+    free_starts.append(free.reset())  # the run's end: the usual way on
+    assert batches == [resets, resets]
+    for (obs, info), (free_obs, free_info) in zip(usual_starts, free_starts, strict=True):
+        assert info["params"] == free_info["params"]
+        assert np.array_equal(obs, free_obs)
+    assert differences(free.unwrapped.model, usual.unwrapped.model) == {}
