@@ -313,7 +313,8 @@ def free_batch(resets: int) -> None:
     """
     import robust_envs.wrappers
 
-    robust_envs.wrappers.FIRST_DRAWS_AHEAD = robust_envs.wrappers.DRAWS_AHEAD = resets
+    # the seeded reset takes the batch's first setting
+    robust_envs.wrappers.FIRST_DRAWS_AHEAD = robust_envs.wrappers.DRAWS_AHEAD = resets + 1
 
 
 def _over_processes(processes: int, arguments: list[str]) -> None:

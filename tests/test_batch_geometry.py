@@ -334,11 +334,12 @@ def test_the_free_batch_diagnostic_computes_every_setting_before_the_timing(monk
 
     monkeypatch.setattr(free.unwrapped, "prepare_episodes", counted_prepare)
     free_starts = [free.reset(seed=5)]
-    assert batches == [resets]  # every setting of the run, at the seeded reset
-    free_starts += [free.reset() for _ in range(resets - 1)]
-    assert batches == [resets]
-    free_starts.append(free.reset())  # the run's end: the usual way on
-    assert batches == [resets, resets]
+    assert batches == [resets + 1]  # every setting of the run, at the seeded reset
+    free_starts += [free.reset() for _ in range(resets)]
+    assert batches == [resets + 1]
+    usual_starts.append(usual.reset())
+    free_starts.append(free.reset())  # past the run: the next batch
+    assert batches == [resets + 1, resets + 1]
     for (obs, info), (free_obs, free_info) in zip(usual_starts, free_starts, strict=True):
         assert info["params"] == free_info["params"]
         assert np.array_equal(obs, free_obs)
